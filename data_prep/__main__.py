@@ -1,0 +1,145 @@
+"""`python -m data_prep build|convert|verify|dedup|decontaminate ...`
+
+    build RECIPE.yaml [--out DIR] [--resume] [key=value ...]   the whole pipeline from a recipe
+    convert --from am|openmath|row --to am|openmath|row IN.jsonl OUT.jsonl
+    verify IN.jsonl --out OUT.jsonl [--timeout S] [--workers N]  (rows in the corpus format)
+    dedup IN.jsonl --out OUT.jsonl
+    decontaminate IN.jsonl --out OUT.jsonl [--benchmarks math500,aime24] [--ngram 13]
+
+Every stage run alone writes bad or dropped rows to OUT.rejects.jsonl with file, line and reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from data_prep.convert import FROM_ROW, TO_ROW, ConvertError
+from data_prep.ingest import Reject
+from data_prep.row import row_errors
+from eval.jsonl import BadLine, iter_jsonl, write_jsonl
+from eval.recipe import RecipeError, load_recipe
+
+
+def _rows_in(path: Path) -> tuple[list[dict[str, Any]], list[Reject]]:
+    """Corpus rows from a JSONL file; malformed lines and rows that break the format become rejects."""
+    rows, rejects = [], []
+    for line, rec in iter_jsonl(path):
+        if isinstance(rec, BadLine):
+            rejects.append(Reject("read", rec.reason, file=str(path), line=line, record=rec.text[:2000]))
+            continue
+        errors = row_errors(rec)
+        if errors:
+            field, _, reason = errors[0].partition(": ")
+            rejects.append(Reject("read", reason, file=str(path), line=line, field=field, record=rec))
+            continue
+        rec.setdefault("extra", {})
+        rec["extra"]["origin"] = {"file": str(path), "line": line}
+        rows.append(rec)
+    return rows, rejects
+
+
+def _items(rows: list[dict]) -> list[dict]:
+    return [{**r, "item_id": r["id"], "origin": r["extra"]["origin"]} for r in rows]
+
+
+def _write(out: Path, rows: list[dict], rejects: list[Reject]) -> int:
+    write_jsonl(out, rows)
+    rej = out.with_suffix(".rejects.jsonl")
+    write_jsonl(rej, [r.to_json() for r in rejects])
+    print(f"{out}: {len(rows)} rows; {len(rejects)} rejects in {rej}", file=sys.stderr)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace, overrides: list[str]) -> int:
+    from data_prep.build import BuildRecipe, build
+
+    recipe = load_recipe(BuildRecipe, args.recipe, overrides)
+    build(recipe, out=args.out, resume=args.resume)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace, overrides: list[str]) -> int:
+    rows, rejects = [], []
+    for line, rec in iter_jsonl(args.input):
+        if isinstance(rec, BadLine):
+            rejects.append(Reject("convert", rec.reason, file=str(args.input), line=line))
+            continue
+        try:
+            row = rec if args.src == "row" else TO_ROW[args.src](rec)
+            if args.src == "row" and row_errors(row):
+                raise ConvertError(row_errors(row)[0])
+            rows.append(row if args.dst == "row" else FROM_ROW[args.dst](row))
+        except ConvertError as exc:
+            field, _, reason = str(exc).partition(": ")
+            rejects.append(Reject("convert", reason, file=str(args.input), line=line, field=field, record=rec))
+    return _write(args.output, rows, rejects)
+
+
+def cmd_verify(args: argparse.Namespace, overrides: list[str]) -> int:
+    from data_prep.verify import VerifyConfig, verify_rows
+
+    rows, rejects = _rows_in(args.input)
+    cfg = VerifyConfig(timeout_s=args.timeout, workers=args.workers, keep_unverifiable=True)
+    verified = verify_rows(rows, cfg)
+    print(f"passed {sum(bool(r['verification']['passed']) for r in verified)} of {len(verified)}", file=sys.stderr)
+    return _write(args.out, verified, rejects)
+
+
+def cmd_dedup(args: argparse.Namespace, overrides: list[str]) -> int:
+    from data_prep.dedup import exact_dedup
+
+    rows, rejects = _rows_in(args.input)
+    kept, dups = exact_dedup(_items(rows))
+    drop = {"item_id", "origin"}
+    return _write(args.out, [{k: v for k, v in r.items() if k not in drop} for r in kept], rejects + dups)
+
+
+def cmd_decontaminate(args: argparse.Namespace, overrides: list[str]) -> int:
+    from data_prep.build import benchmark_problems
+    from data_prep.decontaminate import Decontaminator
+
+    rows, rejects = _rows_in(args.input)
+    index = Decontaminator({b: benchmark_problems(b) for b in args.benchmarks.split(",")}, n=args.ngram)
+    kept, hits = index.filter(_items(rows))
+    drop = {"item_id", "origin"}
+    return _write(args.out, [{k: v for k, v in r.items() if k not in drop} for r in kept], rejects + hits)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m data_prep", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("build", help="run a corpus recipe end to end")
+    p.add_argument("recipe", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="output directory (default: the recipe's 'out')")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted build in --out")
+    p = sub.add_parser("convert", help="convert between corpus rows and seed formats")
+    p.add_argument("--from", dest="src", choices=["row", *TO_ROW], required=True)
+    p.add_argument("--to", dest="dst", choices=["row", *FROM_ROW], required=True)
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path)
+    for name in ("verify", "dedup", "decontaminate"):
+        p = sub.add_parser(name, help=f"run the {name} stage alone on corpus rows")
+        p.add_argument("input", type=Path)
+        p.add_argument("--out", type=Path, required=True)
+        if name == "verify":
+            p.add_argument("--timeout", type=float, default=5.0)
+            p.add_argument("--workers", type=int, default=None)
+        if name == "decontaminate":
+            p.add_argument("--benchmarks", default="math500,aime24")
+            p.add_argument("--ngram", type=int, default=13)
+    args, rest = ap.parse_known_args(argv)
+    if rest and args.cmd != "build":
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        return globals()[f"cmd_{args.cmd}"](args, rest)
+    except (RecipeError, FileExistsError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
