@@ -12,6 +12,7 @@ Every stage run alone writes bad or dropped rows to OUT.rejects.jsonl with file,
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,14 @@ def _write(out: Path, rows: list[dict], rejects: list[Reject]) -> int:
     return 0
 
 
+def _raise_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds `with` blocks, so a teacher server started by the build stops too
+
+
 def cmd_build(args: argparse.Namespace, overrides: list[str]) -> int:
     from data_prep.build import BuildRecipe, build
+
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
 
     recipe = load_recipe(BuildRecipe, args.recipe, overrides)
     build(recipe, out=args.out, resume=args.resume)

@@ -8,9 +8,10 @@ hold a response). Anything unreadable becomes a reject naming file, line and fie
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from data_prep.convert import TO_ROW, ConvertError
 from data_prep.reference import gsm8k_final_answer, gsm8k_to_response, solution_to_response

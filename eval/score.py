@@ -11,15 +11,19 @@ import argparse
 import importlib
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from eval.jsonl import BadLine, iter_jsonl, write_jsonl
 
 # name -> "module:function"; imported lazily so scoring math never imports the sandbox and vice versa.
 SCORERS: dict[str, str] = {
     "livecodebench": "eval.livecodebench.score:score_rows",
+    "math500": "eval.benchmarks.scoring:math500",
+    "aime24": "eval.benchmarks.scoring:aime24",
+    "gpqa_diamond": "eval.benchmarks.scoring:gpqa_diamond",
 }
 
 

@@ -7,7 +7,7 @@ import json
 from data_prep.decontaminate import Decontaminator
 from data_prep.dedup import exact_dedup
 from data_prep.ingest import Reject, ingest
-from data_prep.reference import gsm8k_final_answer, gsm8k_to_response
+from data_prep.reference import gsm8k_final_answer
 from eval.grading.math import grade_many
 
 
