@@ -173,6 +173,11 @@ def run_teacher(items: list[dict], cfg: TeacherConfig, b: Build) -> tuple[list[d
                                       file=it["origin"]["file"], line=it["origin"]["line"],
                                       record={"item_id": it["item_id"], "sample": s}))
                 continue
+            if not res["response"].replace("<think>", "").replace("</think>", "").strip():
+                rejects.append(Reject("respond", "teacher returned no text (content and reasoning empty)",
+                                      file=it["origin"]["file"], line=it["origin"]["line"], field="response",
+                                      record={"item_id": it["item_id"], "sample": s}))
+                continue
             if res.get("finish_reason") == "length":
                 rejects.append(Reject("respond", f"teacher hit max_tokens={cfg.max_tokens} (truncated response)",
                                       file=it["origin"]["file"], line=it["origin"]["line"], field="response",
@@ -315,8 +320,9 @@ def build(recipe: BuildRecipe, out: str | Path | None = None, resume: bool = Fal
 
 def print_summary(stats: dict[str, Any], out: Path) -> None:
     table = Table(title=f"corpus '{stats['name']}' → {out}/data ({stats['rows']} rows, {stats['seconds']} s)")
-    for col in ("source/response", "rows", "passed", "failed", "unverifiable", "verified share"):
-        table.add_column(col, justify="right" if col != "source/response" else "left")
+    table.add_column("source/response", no_wrap=True, min_width=24)
+    for col in ("rows", "passed", "failed", "unverifiable", "verified share"):
+        table.add_column(col, justify="right")
     for key, s in stats["verification"].items():
         share = "-" if s["verified_share"] is None else f"{100 * s['verified_share']:.1f}%"
         table.add_row(key, str(s["rows"]), str(s["passed"]), str(s["failed"]), str(s["unverifiable"]), share)
