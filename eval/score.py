@@ -24,6 +24,7 @@ SCORERS: dict[str, str] = {
     "math500": "eval.benchmarks.scoring:math500",
     "aime24": "eval.benchmarks.scoring:aime24",
     "gpqa_diamond": "eval.benchmarks.scoring:gpqa_diamond",
+    "gsm8k": "eval.benchmarks.scoring:gsm8k",
 }
 
 
@@ -68,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
     scorer = get_scorer(args.benchmark)
     options = ScoreOptions(benchmark_dir=args.benchmark_dir, timeout=args.timeout, workers=args.workers)
-    scored, summary = scorer(rows, options)
+    try:
+        scored, summary = scorer(rows, options)
+    except ValueError as exc:  # unknown problem_id, unreadable benchmark file: the message names file and row
+        print(f"error: {args.responses}: {exc}", file=sys.stderr)
+        return 2
     out = args.out or args.responses.with_suffix(".scored.jsonl")
     write_jsonl(out, scored)
     summary = {"benchmark": args.benchmark, "responses": str(args.responses), "out": str(out), **summary}

@@ -1,5 +1,7 @@
 """Run untrusted Python: namespaces + rlimits + an unprivileged uid, one-shot or as a stateful session.
 
+One-shot runs are forked from a pool of pre-started sandboxes by default (eval/sandbox/pool.py).
+
     from eval.sandbox import run, run_many, Job, Limits, Session
     result = run("print(input())", stdin="hi", limits=Limits(timeout=2))
     result.status  # ok | runtime_error | timeout | memory | output_limit | killed | sandbox_error
@@ -7,6 +9,7 @@
 
 from eval.sandbox.isolation import SandboxUnavailable, probe
 from eval.sandbox.limits import Limits
+from eval.sandbox.pool import ZygotePool
 from eval.sandbox.result import STATUSES, SandboxResult
 from eval.sandbox.runner import Job, default_workers, run, run_many
 from eval.sandbox.session import CellResult, Session
@@ -19,6 +22,7 @@ __all__ = [
     "SandboxResult",
     "SandboxUnavailable",
     "Session",
+    "ZygotePool",
     "default_workers",
     "probe",
     "run",

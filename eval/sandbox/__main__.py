@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         stdin = args.stdin.read_bytes()
     limits = Limits().with_(timeout=args.timeout, cpu=args.cpu, memory_mb=args.memory_mb, max_output=args.max_output)
     try:
-        result = run(path=args.file, stdin=stdin, limits=limits, allow_unisolated=True if args.allow_unisolated else None)
+        # One run per process: a pool would only add a zygote's start-up to it.
+        result = run(path=args.file, stdin=stdin, limits=limits, allow_unisolated=True if args.allow_unisolated else None,
+                     pool=False)
     except SandboxUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

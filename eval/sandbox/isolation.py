@@ -187,8 +187,13 @@ def build_bwrap(
     target: str,
     binds: dict[str, str] | None = None,
     args: list[str] | None = None,
+    zygote: bool = False,
 ) -> Launch:
-    """bwrap command running `target` (a path inside) with `files` copied into the scratch tmpfs."""
+    """bwrap command running `target` (a path inside) with `files` copied into the scratch tmpfs.
+
+    With `zygote`, `target` is started directly, with `args` only: it stays uid 0 with CAP_SETUID/CAP_SETGID and
+    switches uid per child itself (eval/sandbox/zygote.py).
+    """
     assert probe.bwrap is not None
     check_file_names(files)
     argv = [probe.bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
@@ -209,6 +214,10 @@ def build_bwrap(
     # POSIX semaphores and shared memory (multiprocessing) live in /dev/shm: private, size-capped like /tmp.
     argv += ["--size", str(limits.scratch_mb * MiB), "--perms", "1777", "--tmpfs", "/dev/shm"]
     argv += ["--size", str(limits.scratch_mb * MiB), "--perms", "1777", "--tmpfs", SCRATCH]
+    if zygote:
+        # A zygote checks after every run that its runs left no POSIX message queue: mounting the (private)
+        # mqueue file system is what makes them listable.
+        argv += ["--mqueue", "/dev/mqueue"]
     argv += ["--perms", "0755", "--dir", INSIDE_DIR, "--ro-bind", str(LAUNCHER), f"{INSIDE_DIR}/launcher.py"]
     for host, inside in (binds or {}).items():
         argv += ["--ro-bind", host, inside]
@@ -225,6 +234,9 @@ def build_bwrap(
         fd = _memfd("seccomp", bpf)
         fds.append(fd)
         argv += ["--seccomp", str(fd)]
+    if zygote:
+        argv += ["--chdir", SCRATCH, "--", sys.executable, "-I", "-S", target, *(args or [])]
+        return Launch(argv=argv, pass_fds=tuple(fds), close_fds=fds, report_fd=report_r, info_fd=info_r)
     argv += ["--chdir", SCRATCH, "--", sys.executable, "-I", "-S", f"{INSIDE_DIR}/launcher.py", target,
              str(uid), str(gid), *_rlimit_args(limits, report_w), os.pathsep.join(sandbox_sys_path()), *(args or [])]
     return Launch(argv=argv, pass_fds=tuple(fds), close_fds=fds, report_fd=report_r, info_fd=info_r)

@@ -1,4 +1,8 @@
-"""Run one untrusted Python program in the sandbox and report what happened; run many with a worker pool."""
+"""Run one untrusted Python program in the sandbox and report what happened; run many concurrently.
+
+By default both go through the zygote pool (eval/sandbox/pool.py); the one-shot path here starts a sandbox of
+its own per run (and is what the pool falls back to where it cannot work).
+"""
 
 from __future__ import annotations
 
@@ -227,16 +231,26 @@ def run(
     limits: Limits | None = None,
     files: dict[str, bytes | str] | None = None,
     allow_unisolated: bool | None = None,
+    pool: bool = True,
 ) -> SandboxResult:
     """Run a Python program (source text, or a file via `path`) isolated; never raises for program faults.
 
+    By default the run is forked from a pre-started sandbox of the process-wide pool (eval/sandbox/pool.py); with
+    `pool=False`, or where the pool cannot work (not root), it gets a sandbox of its own started for it.
     Raises SandboxUnavailable when the host cannot isolate and `allow_unisolated` is not set.
     """
     if (program is None) == (path is None):
         raise ValueError("give exactly one of program= or path=")
     if path is not None:
         program = Path(path).read_text(encoding="utf-8")
+    assert program is not None
     limits = limits or Limits()
+    found = probe()
+    if pool and found.ok and found.as_root:
+        # Imported here: pool.py builds on this module.
+        from eval.sandbox.pool import shared_pool
+
+        return shared_pool(found).run(program, stdin=stdin, limits=limits, files=files)
     all_files = dict(files or {})
     all_files[MAIN] = program
     launch = prepare(all_files, f"{SCRATCH}/{MAIN}", limits, allow_unisolated)
@@ -348,10 +362,13 @@ def run_many(
     jobs: list[Job],
     workers: int | None = None,
     allow_unisolated: bool | None = None,
+    pool: bool = True,
 ) -> list[SandboxResult]:
-    """Run jobs on a thread pool (each thread just waits on its own sandbox); results in input order.
+    """Run jobs concurrently, `workers` at a time; results in input order.
 
-    Default pool: RUNS_PER_CPU workers per CPU. For timing-sensitive work pass workers=default_workers().
+    By default on the process-wide zygote pool (grown to `workers` sandboxes); with `pool=False` each job gets a
+    sandbox of its own. Default concurrency: RUNS_PER_CPU per CPU. For timing-sensitive work pass
+    workers=default_workers().
     """
     if not jobs:
         return []
@@ -359,9 +376,15 @@ def run_many(
     if not probe_result.ok and not unisolated_allowed(allow_unisolated):
         # Fail once, up front, instead of once per job.
         prepare({}, "", Limits(), allow_unisolated)
+    workers = workers or default_workers(RUNS_PER_CPU)
+    if pool and probe_result.ok and probe_result.as_root:
+        from eval.sandbox.pool import shared_pool
+
+        return shared_pool(probe_result).run_many(jobs, workers=workers)
 
     def one(job: Job) -> SandboxResult:
-        return run(job.program, stdin=job.stdin, limits=job.limits, files=job.files, allow_unisolated=allow_unisolated)
+        return run(job.program, stdin=job.stdin, limits=job.limits, files=job.files, allow_unisolated=allow_unisolated,
+                   pool=False)
 
-    with ThreadPoolExecutor(max_workers=workers or default_workers(RUNS_PER_CPU)) as pool:
-        return list(pool.map(one, jobs))
+    with ThreadPoolExecutor(max_workers=workers) as threads:
+        return list(threads.map(one, jobs))
