@@ -42,7 +42,7 @@ test: install
 	$(PYTHON) -m pytest -q tests
 
 bench: install
-	@for f in benchmarks/*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done
+	@for f in benchmarks/*.py; do m=$$(basename $$f .py); echo "== $$m"; $(PYTHON) -m benchmarks.$$m || exit 1; done
 
 lint: install
 	$(PYTHON) -m ruff check .

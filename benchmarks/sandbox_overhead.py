@@ -1,10 +1,12 @@
-"""Sandbox overhead: ms per trivial run (sequential) and runs/s with the worker pool, vs plain subprocess.run.
+"""Sandbox overhead: ms per trivial run (single) and runs/s in batches, vs plain subprocess.run in the same process.
 
-    python benchmarks/sandbox_overhead.py [--runs 100] [--pool-runs 400]
+    python -m benchmarks.sandbox_overhead [--runs 100] [--pool-runs 400] [--blocks 5] [--workers N]
 
-The baseline starts the same interpreter the same way (`python -I -S file.py`) without any isolation, so the
-difference is what namespaces, mounts, the uid switch and rlimits cost. `python file.py` (with site imports)
-is printed too, for scale.
+Both sandbox paths are measured: the default zygote pool (each run forked from a pre-started sandbox,
+eval/sandbox/pool.py) and a sandbox of its own per run (`pool=False`). The baseline starts the same interpreter
+the same way (`python -I -S file.py`) without any isolation; `python file.py` (with site imports) is printed too,
+for scale. Timings are interleaved (single runs) or in alternating blocks (batches) so that changes in the load
+of this shared machine hit every variant alike; median and best are printed.
 
 Wall-clock figures depend on what else the machine is doing, so where a cgroup-v1 cpuacct hierarchy is writable
 (as root on the dev machine) the script also measures the CPU time each run costs, summed over every process it
@@ -24,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from eval.sandbox import Job, Limits, default_workers, probe, run, run_many
+from eval.sandbox.pool import close_shared_pool
 from eval.sandbox.runner import RUNS_PER_CPU
 
 TRIVIAL = "pass\n"
@@ -79,71 +82,101 @@ def cpu_per_run(meter: CpuMeter, fn, n: int) -> float | None:
     return None if before is None else (after - before) / n / 1e6
 
 
+def rate_blocks(fns: dict, per: int, blocks: int) -> dict[str, list[float]]:
+    """runs/s of each batch function over `blocks` alternating blocks of `per` runs."""
+    rates: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(blocks):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(per)
+            rates[name].append(per / (time.perf_counter() - start))
+    return rates
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--pool-runs", type=int, default=400)
+    ap.add_argument("--blocks", type=int, default=5)
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args()
     found = probe()
     if not found.ok:
         raise SystemExit(f"sandbox unavailable here: {found.reason}")
-    workers = args.workers or default_workers(RUNS_PER_CPU)  # run_many's default pool size
+    workers = args.workers or default_workers(RUNS_PER_CPU)  # run_many's default concurrency
     limits = Limits(timeout=10)
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp, "trivial.py")
-        script.write_text(TRIVIAL)
+    # Before any sandbox starts: the zygotes must be in the measured cgroup too.
+    meter = CpuMeter()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            script = Path(tmp, "trivial.py")
+            script.write_text(TRIVIAL)
+            report(args, workers, limits, script, meter)
+    finally:
+        close_shared_pool()
+        meter.close()
 
-        def plain() -> None:
-            subprocess.run([sys.executable, "-I", "-S", str(script)], capture_output=True, check=True)
 
-        def plain_site() -> None:
-            subprocess.run([sys.executable, str(script)], capture_output=True, check=True)
+def report(args, workers: int, limits: Limits, script: Path, meter: CpuMeter) -> None:
+    def plain() -> None:
+        subprocess.run([sys.executable, "-I", "-S", str(script)], capture_output=True, check=True)
 
-        def boxed() -> None:
-            result = run(TRIVIAL, limits=limits)
-            assert result.status == "ok", result
+    def plain_site() -> None:
+        subprocess.run([sys.executable, str(script)], capture_output=True, check=True)
 
-        times = interleaved({"plain": plain, "site": plain_site, "sandbox": boxed}, args.runs)
-        med = {k: statistics.median(v) for k, v in times.items()}
-        best = {k: min(v) for k, v in times.items()}
-        print(f"sequential, {args.runs} runs of a trivial program each, interleaved (median / best):")
-        print(f"  plain subprocess.run(python -I -S): {med['plain'] * 1000:7.2f} / {best['plain'] * 1000:6.2f} ms/run")
-        print(f"  plain subprocess.run(python):       {med['site'] * 1000:7.2f} / {best['site'] * 1000:6.2f} ms/run"
-              "   (with site imports, for scale)")
-        print(f"  sandbox run():                      {med['sandbox'] * 1000:7.2f} / {best['sandbox'] * 1000:6.2f} ms/run")
-        print(f"  overhead (median): {(med['sandbox'] - med['plain']) * 1000:.2f} ms/run   "
-              f"ratio sandbox/plain: {med['sandbox'] / med['plain']:.2f}x")
+    def pooled_run() -> None:
+        result = run(TRIVIAL, limits=limits)
+        assert result.status == "ok" and result.backend == "bwrap-zygote", result
 
-        meter = CpuMeter()
-        try:
-            cpu_plain = cpu_per_run(meter, plain, args.runs)
-            cpu_box = cpu_per_run(meter, boxed, args.runs)
-        finally:
-            meter.close()
-        if cpu_plain is not None:
-            print("CPU time per run (all processes, from a cpuacct cgroup; independent of other load):")
-            print(f"  plain: {cpu_plain:6.2f} ms   sandbox: {cpu_box:6.2f} ms   overhead: {cpu_box - cpu_plain:.2f} ms"
-                  f"   ratio {cpu_box / cpu_plain:.2f}x")
-            cores = default_workers()
-            print(f"  => capacity of {cores} idle cores: plain {cores * 1000 / cpu_plain:.0f} runs/s, "
-                  f"sandbox {cores * 1000 / cpu_box:.0f} runs/s")
+    def oneshot_run() -> None:
+        result = run(TRIVIAL, limits=limits, pool=False)
+        assert result.status == "ok" and result.backend == "bwrap", result
 
-        # Pool: alternate blocks of plain and sandboxed runs, for the same reason.
-        blocks = 4
-        per = max(1, args.pool_runs // blocks)
-        plain_rates, box_rates = [], []
-        jobs = [Job(TRIVIAL, limits=limits) for _ in range(per)]
-        for _ in range(blocks):
-            plain_rates.append(pooled(plain, per, workers))
-            start = time.perf_counter()
-            results = run_many(jobs, workers=workers)
-            box_rates.append(per / (time.perf_counter() - start))
-            assert all(r.status == "ok" for r in results)
-        print(f"pool of {workers} workers, {blocks} alternating blocks of {per} runs (median / best block):")
-        print(f"  plain subprocess.run(python -I -S): {statistics.median(plain_rates):7.1f} / {max(plain_rates):6.1f} runs/s")
-        print(f"  sandbox run_many():                 {statistics.median(box_rates):7.1f} / {max(box_rates):6.1f} runs/s"
-              f"   ratio sandbox/plain: {statistics.median(box_rates) / statistics.median(plain_rates):.2f}x")
+    fns = {"plain": plain, "site": plain_site, "pool": pooled_run, "oneshot": oneshot_run}
+    times = interleaved(fns, args.runs)
+    med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    best = {k: min(v) * 1000 for k, v in times.items()}
+    print(f"single runs, {args.runs} trivial runs each, interleaved (median / best ms per run):")
+    print(f"  plain subprocess.run(python -I -S):  {med['plain']:7.2f} / {best['plain']:6.2f}")
+    print(f"  plain subprocess.run(python):        {med['site']:7.2f} / {best['site']:6.2f}   (site imports, for scale)")
+    for key, label in (("pool", "sandbox run() [zygote pool]:"), ("oneshot", "sandbox run(pool=False) [own bwrap]:")):
+        print(f"  {label:36s} {med[key]:7.2f} / {best[key]:6.2f}   overhead {med[key] - med['plain']:+6.2f} ms"
+              f" (best {best[key] - best['plain']:+.2f}), ratio to plain {med[key] / med['plain']:.2f}x")
+
+    cpu = {name: cpu_per_run(meter, fn, args.runs) for name, fn in (("plain", plain), ("pool", pooled_run),
+                                                                   ("oneshot", oneshot_run))}
+    if cpu["plain"] is not None:
+        cores = default_workers()
+        print("CPU time per run, all processes (cpuacct cgroup; independent of other load) and what it allows on "
+              f"{cores} idle cores:")
+        for name in ("plain", "pool", "oneshot"):
+            print(f"  {name:8s} {cpu[name]:6.2f} ms   ratio to plain {cpu[name] / cpu['plain']:.2f}x   "
+                  f"=> {cores * 1000 / cpu[name]:5.0f} runs/s")
+
+    def plain_batch(n: int) -> None:
+        pooled(plain, n, workers)
+
+    def sandbox_batch(pool: bool):
+        jobs = [Job(TRIVIAL, limits=limits) for _ in range(args.pool_runs // args.blocks)]
+
+        def batch(n: int) -> None:
+            results = run_many(jobs[:n], workers=workers, pool=pool)
+            assert all(r.status == "ok" for r in results), [r for r in results if r.status != "ok"][:1]
+        return batch
+
+    per = max(1, args.pool_runs // args.blocks)
+    rates = rate_blocks({"plain": plain_batch, "pool": sandbox_batch(True), "oneshot": sandbox_batch(False)},
+                        per, args.blocks)
+    med_r = {k: statistics.median(v) for k, v in rates.items()}
+    best_r = {k: max(v) for k, v in rates.items()}
+    print(f"batches: {workers} concurrent runs, {args.blocks} alternating blocks of {per} trivial runs "
+          "(median / best block, runs/s):")
+    print(f"  plain subprocess.run(python -I -S):       {med_r['plain']:7.1f} / {best_r['plain']:6.1f}")
+    print(f"  sandbox run_many() [zygote pool]:         {med_r['pool']:7.1f} / {best_r['pool']:6.1f}"
+          f"   ratio to plain {med_r['pool'] / med_r['plain']:.2f}x")
+    print(f"  sandbox run_many(pool=False) [own bwrap]: {med_r['oneshot']:7.1f} / {best_r['oneshot']:6.1f}"
+          f"   ratio to plain {med_r['oneshot'] / med_r['plain']:.2f}x")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (1 min)")
 
 
 if __name__ == "__main__":

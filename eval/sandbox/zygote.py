@@ -11,7 +11,8 @@ program can observe (non-daemon threads joined, atexit run, its objects released
 Everything a run can leave behind is removed or checked after it, before the next run: processes of its uid are
 killed, /tmp and /dev/shm are emptied, and the SysV IPC and POSIX message-queue tables must be empty. If any check
 fails the zygote says "retire" and exits; the host starts a fresh one. Memory state cannot leak: each run is a
-fresh fork of the zygote, which itself never executes program code.
+fresh fork of the zygote, which itself never executes program code. (What runs of one zygote do share is the
+interpreter's str-hash seed, so set iteration order repeats between them; it carries no data from run to run.)
 
 Protocol (stdin/stdout of this process, moved to private descriptors): frames of a 4-byte big-endian length and a
 payload. Host → zygote: a JSON header {uid, files: [names], limits...} followed by one frame per file and one for

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from eval.sandbox import SandboxUnavailable, isolation, probe, run
+from eval.sandbox import Job, SandboxUnavailable, ZygotePool, isolation, probe, run, run_many
 from eval.sandbox.isolation import ENV_ALLOW_UNISOLATED, ENV_BWRAP
 
 
@@ -29,6 +29,10 @@ def test_probe_fails_and_run_refuses(no_bwrap):
     assert not found.ok and "Permission denied" in found.reason
     with pytest.raises(SandboxUnavailable, match="Refusing to run it"):
         run("print('should not run')")
+    with pytest.raises(SandboxUnavailable, match="Refusing to run it"):
+        run_many([Job("print('should not run')")])
+    with pytest.raises(SandboxUnavailable, match="Refusing to run it"):
+        ZygotePool(found)
 
 
 def test_missing_bwrap_path(monkeypatch, tmp_path):

@@ -15,7 +15,7 @@ from eval.sandbox.runner import classify
 def test_ok_with_stdin_and_exact_fields():
     r = run("import sys\ndata = sys.stdin.read()\nprint(data.upper(), end='')", stdin="hello\nworld\n")
     assert (r.status, r.exit_code, r.signal, r.stdout, r.stderr) == ("ok", 0, None, "HELLO\nWORLD\n", "")
-    assert r.isolated and r.backend == "bwrap"
+    assert r.isolated and r.backend == "bwrap-zygote"  # run() forks from the shared pool by default
     assert 0 < r.wall_time < 10 and r.cpu_time is not None and r.cpu_time > 0
 
 
@@ -34,9 +34,13 @@ def test_runtime_error_keeps_exit_code_and_traceback():
     assert 'File "/tmp/main.py", line 2, in f' in r.stderr and "launcher" not in r.stderr
 
 
-def test_program_runs_as_unprivileged_user_in_scratch():
-    r = run("import os\nprint(os.getuid() != 0, os.getgid() != 0, os.getcwd(), os.environ['HOME'], os.getpid())")
-    assert r.stdout == "True True /tmp /tmp 2\n"
+@pytest.mark.parametrize("pool", [True, False])
+def test_program_runs_as_unprivileged_user_in_scratch(pool):
+    # It sees only its own PID namespace: bwrap's init, the zygote (pooled runs) and itself.
+    r = run("import os\nprint(os.getuid() != 0, os.getgid() != 0, os.getcwd(), os.environ['HOME'], "
+            "sorted(int(p) for p in os.listdir('/proc') if p.isdigit())[:2])", pool=pool)
+    assert r.stdout == "True True /tmp /tmp [1, 2]\n"
+    assert r.backend == ("bwrap-zygote" if pool else "bwrap")
 
 
 def test_scratch_files_and_size_cap():
@@ -134,6 +138,7 @@ def test_no_descriptor_leaks_in_the_caller():
 
     from eval.sandbox import Session
 
+    run("print(0)")  # the shared pool's zygote is started (and keeps its pipes) from here on
     before = len(os.listdir("/proc/self/fd"))
     run("print(1)", stdin="x")
     run("import time\ntime.sleep(5)", limits=Limits(timeout=0.5))
