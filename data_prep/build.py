@@ -141,7 +141,8 @@ def run_teacher(items: list[dict], cfg: TeacherConfig, b: Build) -> tuple[list[d
     jobs = [(it["item_id"], s, it["problem"]) for it in items for s in range(cfg.samples)
             if (it["item_id"], s) not in answered]
     if jobs:
-        serving = (TeacherServer(cfg.serve_model, b.work / "teacher_server.log", cfg.server_start_timeout_s)
+        serving = (TeacherServer(cfg.serve_model, b.work / "teacher_server.log", cfg.server_start_timeout_s,
+                                 dtype=cfg.serve_dtype)
                    if cfg.serve_model and not cfg.base_url else nullcontext())
         with serving as server:
             base_url = cfg.base_url or server.base_url
@@ -238,6 +239,27 @@ def shares(rows: list[dict]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def teacher_stats(results_path: Path) -> dict[str, Any] | None:
+    """What the teacher did: requests, failures, truncations and tokens, from its results file."""
+    if not results_path.exists():
+        return None
+    latest: dict[tuple[str, int], dict] = {}
+    errors = 0
+    for _, rec in iter_jsonl(results_path):
+        if isinstance(rec, dict):
+            errors += "error" in rec
+            latest[(rec["item_id"], rec["sample"])] = rec
+    ok = [r for r in latest.values() if "error" not in r]
+    tokens = sum(r.get("completion_tokens") or 0 for r in ok)
+    return {
+        "requests": len(latest), "answered": len(ok), "failed_attempts": errors,
+        "stopped": sum(r.get("finish_reason") == "stop" for r in ok),
+        "hit_max_tokens": sum(r.get("finish_reason") == "length" for r in ok),
+        "completion_tokens": tokens,
+        "mean_seconds_per_request": round(sum(r["seconds"] for r in ok) / len(ok), 2) if ok else None,
+    }
+
+
 def publish(rows: list[dict], b: Build, recipe: BuildRecipe, stage_info: dict) -> dict[str, Any]:
     data = b.out / "data"
     if data.exists():
@@ -269,6 +291,7 @@ def publish(rows: list[dict], b: Build, recipe: BuildRecipe, stage_info: dict) -
         "shards": n_shards,
         "stages": stage_info,
         "verification": shares(rows),
+        "teacher": teacher_stats(b.work / "teacher.results.jsonl"),
         "rejects": {stage: sum(c.values()) for stage, c in reject_counts.items()},
         "reject_reasons": reject_counts,
         "by_source": dict(Counter(r["source"] for r in kept)),
@@ -327,5 +350,9 @@ def print_summary(stats: dict[str, Any], out: Path) -> None:
         share = "-" if s["verified_share"] is None else f"{100 * s['verified_share']:.1f}%"
         table.add_row(key, str(s["rows"]), str(s["passed"]), str(s["failed"]), str(s["unverifiable"]), share)
     console.print(table)
+    if stats.get("teacher"):
+        t = stats["teacher"]
+        console.print(f"teacher: {t['answered']}/{t['requests']} answered, {t['stopped']} finished, "
+                      f"{t['hit_max_tokens']} hit max_tokens, {t['completion_tokens']} tokens")
     rej = ", ".join(f"{k} {v}" for k, v in stats["rejects"].items()) or "none"
     console.print(f"rejects by stage: {rej}  (reasons in {out}/rejects/, counts in {out}/stats.json)")

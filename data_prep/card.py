@@ -30,8 +30,12 @@ def write_card(out: Path, recipe: Any, stats: dict[str, Any]) -> Path:
     for key, s in stats["verification"].items():
         share = "-" if s["verified_share"] is None else f"{100 * s['verified_share']:.1f}%"
         lines.append(f"| {key} | {s['rows']} | {s['passed']} | {s['failed']} | {s['unverifiable']} | {share} |")
-    lines += ["", "Only rows whose verification passed are published; the others are in `rejects/verify.jsonl`.", "",
-              "## Stages", "", "| stage | kept | rejected | seconds |", "|---|---:|---:|---:|"]
+    lines += ["", "Only rows whose verification passed are published; the others are in `rejects/verify.jsonl`.", ""]
+    if stats.get("teacher"):
+        t = stats["teacher"]
+        lines += [f"Teacher: {t['answered']} of {t['requests']} requests answered ({t['stopped']} finished, "
+                  f"{t['hit_max_tokens']} cut off at max_tokens and rejected), {t['completion_tokens']} tokens.", ""]
+    lines += ["## Stages", "", "| stage | kept | rejected | seconds |", "|---|---:|---:|---:|"]
     for name, info in stats["stages"].items():
         lines.append(f"| {name} | {info['rows']} | {info['rejects']} | {info['seconds']} |")
     lines += ["", "## Reject reasons", ""]

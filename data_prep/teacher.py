@@ -33,6 +33,7 @@ class TeacherConfig:
 
     base_url: str | None = None  # e.g. https://api.deepseek.com/v1 or http://host:8000/v1
     serve_model: str | None = None  # a local model folder to serve with `transformers serve` instead
+    serve_dtype: str = "auto"  # dtype for the served model (bfloat16 is 1.6× faster on CPUs with avx512_bf16)
     model: str = "teacher"  # model name sent in requests (a served folder is named by its path)
     api_key_env: str = "OPENAI_API_KEY"
     system_prompt: str | None = None
@@ -57,8 +58,10 @@ def free_port() -> int:
 class TeacherServer:
     """`transformers serve <folder>` on 127.0.0.1, started and stopped with the build (a real endpoint)."""
 
-    def __init__(self, model_dir: str, log_path: Path, timeout_s: float = 300.0, port: int | None = None):
+    def __init__(self, model_dir: str, log_path: Path, timeout_s: float = 300.0, port: int | None = None,
+                 dtype: str = "auto"):
         self.model_dir = model_dir
+        self.dtype = dtype
         self.log_path = log_path
         self.timeout_s = timeout_s
         self.port = port or free_port()
@@ -73,7 +76,7 @@ class TeacherServer:
         log = self.log_path.open("ab")
         cli = Path(sys.executable).with_name("transformers")
         cmd = [str(cli) if cli.exists() else "transformers", "serve", self.model_dir,
-               "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu"]
+               "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", "--dtype", self.dtype]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:

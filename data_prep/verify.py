@@ -39,9 +39,9 @@ def verify_rows(rows: list[dict[str, Any]], cfg: VerifyConfig) -> list[dict[str,
             continue
         if row["verification"].get("passed") is not None and row["verification"]["method"] != "unverified":
             continue  # a seed row that arrived with a verdict (OpenMathInstruct's is_correct) keeps it
-        what = "test cases (code verification not configured)" if row.get("test_cases") else "a reference answer"
-        row["verification"] = {"method": "none", "passed": None, "score": None,
-                               "reason": f"unverifiable: no {what}"}
+        why = ("has test cases but code verification is not configured" if row.get("test_cases")
+               else "no reference answer or test cases")
+        row["verification"] = {"method": "none", "passed": None, "score": None, "reason": f"unverifiable: {why}"}
     if cfg.require_think:
         for row in out:
             text = response_of(row)

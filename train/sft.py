@@ -252,6 +252,7 @@ def main(script_args: DistillArguments, training_args: SFTConfig, model_args: Mo
                 "resumed_from": resume,
                 "global_step": trainer.state.global_step,
                 "train_loss": result.training_loss,
+                "train_runtime": result.metrics.get("train_runtime"),
                 "losses": losses,
                 "throughput": throughput.figures,
                 "data": data_summary,

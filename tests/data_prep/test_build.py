@@ -84,6 +84,8 @@ def test_teacher_through_transformers_serve_and_resume(tmp_path, shared, tiny_mo
     assert len(first) == 4 and all("error" not in r for r in first), first
     assert all(r["completion_tokens"] > 0 for r in first)
     stats = json.loads((out / "stats.json").read_text())
+    assert stats["teacher"]["requests"] == 4 and stats["teacher"]["answered"] == 4
+    assert stats["teacher"]["completion_tokens"] == sum(r["completion_tokens"] for r in first)
     # a random tiny model never produces a verified answer: every response is rejected, with a reason
     assert stats["rows"] == 0
     reasons = stats["reject_reasons"]
