@@ -36,8 +36,29 @@ class Reject:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
-    """(line or item number, record) from .jsonl, a .json list, or .parquet."""
+HUB_PREFIX = "hf://"
+
+
+def iter_hub(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a hub dataset named `hf://<repo>[:<config>]/<split>`, e.g. `hf://openai/gsm8k:main/train`."""
+    import datasets
+
+    body = spec[len(HUB_PREFIX):]
+    repo, _, split = body.rpartition("/")
+    if not repo or not split:
+        raise ValueError(f"{spec}: expected hf://<owner>/<name>[:<config>]/<split>")
+    name, _, config = repo.partition(":")
+    ds = datasets.load_dataset(name, config or None, split=split)
+    for i, rec in enumerate(ds, start=1):
+        yield i, rec
+
+
+def iter_records(path: Path | str) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
+    """(line or item number, record) from .jsonl, a .json list, .parquet, or a hub dataset (hf://...)."""
+    if str(path).startswith(HUB_PREFIX):
+        yield from iter_hub(str(path))
+        return
+    path = Path(path)
     if path.suffix == ".jsonl":
         yield from iter_jsonl(path)
     elif path.suffix == ".json":
@@ -131,9 +152,10 @@ def ingest(path: str | Path, fmt: str, source: str, offset: int = 0, limit: int 
     """Items (or Rejects) for records [offset, offset+limit) of one source file."""
     if fmt not in READERS:
         raise ValueError(f"unknown source format {fmt!r} (known: {', '.join(FORMATS)})")
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: source file not found")
+    if not str(path).startswith(HUB_PREFIX):
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: source file not found")
     taken = 0
     for index, (line, record) in enumerate(iter_records(path)):
         if index < offset:

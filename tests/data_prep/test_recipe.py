@@ -47,3 +47,11 @@ def test_cli_unknown_override_is_an_error(repo):
                            "--out", "/nonexistent/x", "teacher.temprature=1"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "unknown key 'teacher.temprature'" in proc.stderr and "demo.yaml" in proc.stderr
+
+
+def test_shipped_data_recipes_parse(repo):
+    for path in sorted((repo / "recipes" / "data").glob("*.yaml")):
+        r = load_recipe(BuildRecipe, path)
+        assert r.sources and r.teacher is not None, path
+        assert all(s.format in ("gsm8k", "s1k", "math", "am", "openmath", "row") for s in r.sources), path
+        assert all(s.response in ("reference", "teacher", "own") for s in r.sources), path

@@ -68,3 +68,14 @@ def test_decontamination_finds_the_four_s1k_copies_of_math500(shared):
     assert hits[81].problem_id == "test/intermediate_algebra/1849.json" and hits[81].how == "exact match"
     # boilerplate shared with AIME ("relatively prime positive integers. Find m+n") is not contamination
     assert index.match("Let x be 3/7 = m/n where m and n are relatively prime positive integers. Find m+n.") is None
+
+
+def test_hub_sources_go_through_datasets(tmp_path, shared):
+    """`hf://<repo>[:<config>]/<split>` sources are read with datasets.load_dataset (here a local dataset folder)."""
+    folder = tmp_path / "gsm8k_like"
+    folder.mkdir()
+    lines = (shared / "samples" / "gsm8k_train.jsonl").read_text().splitlines()[:5]
+    (folder / "train.jsonl").write_text("\n".join(lines) + "\n")
+    got = list(ingest(f"hf://{folder}/train", "gsm8k", "gsm8k"))
+    assert [g["origin"]["line"] for g in got] == [1, 2, 3, 4, 5]
+    assert got[0]["reference_answer"] == "72" and got[0]["origin"]["file"] == f"hf://{folder}/train"
