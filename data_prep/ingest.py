@@ -49,8 +49,7 @@ def iter_hub(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
         raise ValueError(f"{spec}: expected hf://<owner>/<name>[:<config>]/<split>")
     name, _, config = repo.partition(":")
     ds = datasets.load_dataset(name, config or None, split=split)
-    for i, rec in enumerate(ds, start=1):
-        yield i, rec
+    yield from enumerate(ds, start=1)
 
 
 def iter_records(path: Path | str) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
