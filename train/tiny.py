@@ -8,10 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from train.build_once import build_once
 from train.chat_template import END_OF_TURN, load_chat_template
 
 THINK_TAGS = ("<think>", "</think>")
@@ -116,22 +115,8 @@ def _write_model(folder: Path, text_file: Path) -> None:
 
 def build_tiny_model(out_dir: Path, text_file: Path | None = None) -> Path:
     """Build (or reuse) the tiny model + tokenizer at `out_dir`; safe when several processes race to build it."""
-    out_dir = Path(out_dir)
-    if (out_dir / COMPLETE_MARKER).exists():
-        return out_dir
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only
-        _write_model(tmp, Path(text_file) if text_file else default_text_file())
-        try:
-            os.rename(tmp, out_dir)  # atomic: readers see either nothing or a complete folder
-        except OSError:
-            if not (out_dir / COMPLETE_MARKER).exists():
-                raise  # out_dir exists but is not ours nor complete: do not clobber it
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+    return build_once(out_dir, COMPLETE_MARKER,
+                      lambda tmp: _write_model(tmp, Path(text_file) if text_file else default_text_file()))
 
 
 def main(argv: list[str] | None = None) -> None:
