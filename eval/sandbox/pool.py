@@ -35,6 +35,7 @@ from eval.sandbox.isolation import (
 from eval.sandbox.limits import Limits, MiB
 from eval.sandbox.result import SandboxResult
 from eval.sandbox.runner import MAIN, Job, classify, cleanup, default_workers, kill, reap, start
+from eval.sandbox.stderr_tail import StderrTail
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
 BACKEND = "bwrap-zygote"
@@ -60,26 +61,12 @@ class Zygote:
         assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self._in, False)
-        self._stderr = bytearray()
-        self._drain = threading.Thread(target=self._drain_stderr, daemon=True)
-        self._drain.start()
+        # The zygote's own diagnostics (a crash traceback); programs never write here.
+        self._stderr_tail = StderrTail(self.proc.stderr.fileno(), 8192)
         self._buffer = bytearray()
         self._ready = False
         self._closed = False
         self._close_lock = threading.Lock()
-
-    def _drain_stderr(self) -> None:
-        # The zygote's own diagnostics (a crash traceback); programs never write here.
-        assert self.proc.stderr is not None
-        fd = self.proc.stderr.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 1 << 16)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self._stderr = (self._stderr + chunk)[-8192:]
 
     @property
     def alive(self) -> bool:
@@ -151,7 +138,7 @@ class Zygote:
 
     @property
     def stderr(self) -> str:
-        return bytes(self._stderr).decode("utf-8", errors="replace")
+        return self._stderr_tail.text()
 
     def close(self) -> None:
         """Kill the zygote and everything in its namespaces, release its descriptors; idempotent, thread-safe."""
@@ -169,7 +156,7 @@ class Zygote:
             kill(self.proc)
             reap(self.proc)
         cleanup(self._launch)
-        self._drain.join(timeout=2)
+        self._stderr_tail.join(timeout=2)
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()

@@ -11,7 +11,6 @@ import json
 import os
 import selectors
 import struct
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from eval.sandbox.isolation import INSIDE_DIR
 from eval.sandbox.limits import Limits
 from eval.sandbox.runner import classify, cleanup, kill, prepare, reap, start, wait_exited
+from eval.sandbox.stderr_tail import StderrTail
 
 
 class WorkerDied(RuntimeError):
@@ -49,31 +49,15 @@ class SandboxWorker:
         self.isolated = self._launch.isolated
         self.backend = self._launch.backend
         self.proc = start(self._launch, stdin_pipe=True)
-        self._stderr = bytearray()
-        self._drain = threading.Thread(target=self._drain_stderr, daemon=True)
-        self._drain.start()
+        # The driver routes stray output to stderr.
+        self._stderr_tail = StderrTail(self.proc.stderr.fileno(), limits.max_stderr)
         self._buffer = bytearray()
         self.dead: WorkerDied | None = None
         self.cpu_time: float | None = None
 
-    def _drain_stderr(self) -> None:
-        # Keep the tail of stderr (the driver routes stray output there) without ever blocking the program.
-        assert self.proc.stderr is not None
-        fd = self.proc.stderr.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 1 << 16)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self._stderr += chunk
-            if len(self._stderr) > 2 * self.limits.max_stderr:
-                del self._stderr[: len(self._stderr) - self.limits.max_stderr]
-
     @property
     def stderr(self) -> str:
-        return bytes(self._stderr[-self.limits.max_stderr:]).decode("utf-8", errors="replace")
+        return self._stderr_tail.text()
 
     def wait_ready(self, timeout: float) -> dict[str, Any]:
         """Read the driver's first, unsolicited message (it says it is ready)."""
@@ -157,7 +141,7 @@ class SandboxWorker:
             _, waited = reap(self.proc)
             reported = cleanup(self._launch)
             self.cpu_time = reported if reported is not None else waited
-            self._drain.join(timeout=2)
+            self._stderr_tail.join(timeout=2)
             for stream in (self.proc.stdout, self.proc.stderr):
                 if stream is not None:
                     stream.close()
