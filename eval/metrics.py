@@ -124,7 +124,8 @@ def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         out["second_grader_pass@1"] = 100.0 * _mean(
             _mean(bool(r.get("second_correct")) for r in s) for s in by_problem.values())
         out["grader_disagreements"] = sum(bool(r["second_correct"]) != bool(r["correct"]) for r in second)
-    out["reasons"] = dict(Counter(str(r.get("reason")) for r in flat).most_common())
+    if any("reason" in r for r in flat):
+        out["reasons"] = dict(Counter(str(r.get("reason")) for r in flat).most_common())
     if any("how" in r for r in flat):
         out["answer_found_by"] = dict(Counter(str(r.get("how")) for r in flat).most_common())
     breakdowns: dict[str, dict[str, dict[str, Any]]] = {}

@@ -55,6 +55,13 @@ class BenchmarkSpec:
     path: str | None = None  # local data file (required for gpqa_diamond / gsm8k unless the hub is reachable)
     prompt_template: str | None = None  # replaces the benchmark's template; `{question}` etc. are filled in
     options: dict[str, Any] = field(default_factory=dict)  # loader options, e.g. livecodebench release / dates
+    label: str | None = None  # name of its files and summary entry (default: name); lets one suite run a
+    # benchmark twice, e.g. greedy and maj@50
+    sampling: dict[str, Any] = field(default_factory=dict)  # overrides of the suite's sampling for this benchmark
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
 
 
 @dataclass
@@ -214,11 +221,23 @@ def _specs(recipe: EvalRecipe) -> list[BenchmarkSpec]:
         if recipe.samples is not None:
             spec.samples = recipe.samples
         if spec.samples < 1:
-            raise RecipeError(f"benchmark {spec.name}: samples must be >= 1, got {spec.samples}")
+            raise RecipeError(f"benchmark {spec.key}: samples must be >= 1, got {spec.samples}")
+        known = {f.name for f in dataclasses.fields(SamplingParams)}
+        unknown = sorted(set(spec.sampling) - known)
+        if unknown:
+            raise RecipeError(f"benchmark {spec.key}: unknown sampling key '{unknown[0]}' (known: {', '.join(sorted(known))})")
         specs.append(spec)
     if not specs:
         raise RecipeError("recipe lists no benchmarks")
+    keys = [s.key for s in specs]
+    if len(set(keys)) != len(keys):
+        raise RecipeError(f"benchmarks: {keys} name one benchmark twice; give each a distinct `label`")
     return specs
+
+
+def _sampling(recipe: EvalRecipe, spec: BenchmarkSpec) -> SamplingParams:
+    """The suite's sampling with this benchmark's overrides."""
+    return dataclasses.replace(recipe.sampling, **spec.sampling)
 
 
 def run(recipe: EvalRecipe, recipe_path: str | None = None) -> dict[str, Any]:
@@ -239,8 +258,9 @@ def run(recipe: EvalRecipe, recipe_path: str | None = None) -> dict[str, Any]:
         "backend": recipe.backend,
         "sampling": dataclasses.asdict(recipe.sampling),
         "prompt": dataclasses.asdict(recipe.prompt),
-        "benchmarks": {s.name: {"prompt_template": s.prompt_template or benches[s.name].prompt, "path": s.path,
-                                "options": s.options} for s in specs},
+        "benchmarks": {s.key: {"benchmark": s.name, "prompt_template": s.prompt_template or benches[s.name].prompt,
+                               "path": s.path, "options": s.options,
+                               "sampling": dataclasses.asdict(_sampling(recipe, s))} for s in specs},
         "grading": {"strict_format": recipe.strict_format},
         "recipe": recipe.name,
         "recipe_path": recipe_path,
@@ -256,7 +276,7 @@ def run(recipe: EvalRecipe, recipe_path: str | None = None) -> dict[str, Any]:
         problems = bench.loader(spec.path, **spec.options)
         end = None if spec.limit is None else spec.offset + spec.limit
         problems = problems[spec.offset:end]
-        path = out / f"{spec.name}.samples.jsonl"
+        path = out / f"{spec.key}.samples.jsonl"
         done = _finished(path, {p.problem_id: bench.render(p, spec.prompt_template) for p in problems}, spec.samples)
         plan.append((spec, bench, problems, path, done))
 
@@ -277,7 +297,7 @@ def run(recipe: EvalRecipe, recipe_path: str | None = None) -> dict[str, Any]:
     try:
         with Progress(*columns, console=console, transient=False) as progress:
             for spec, bench, problems, path, done in plan:
-                task = progress.add_task(spec.name, total=len(problems), completed=len(done), rate="")
+                task = progress.add_task(spec.key, total=len(problems), completed=len(done), rate="")
                 todo = [(i, p) for i, p in enumerate(problems) if p.problem_id not in done]
                 for start in range(0, len(todo), max(1, recipe.chunk_problems)):
                     chunk = todo[start:start + max(1, recipe.chunk_problems)]
@@ -286,7 +306,8 @@ def run(recipe: EvalRecipe, recipe_path: str | None = None) -> dict[str, Any]:
                         backend = make_backend(recipe)
                     prompts = [bench.render(p, spec.prompt_template) for _, p in chunk]
                     chats = [build_chat(text, recipe.prompt) for text in prompts]
-                    params = dataclasses.replace(recipe.sampling, seed=recipe.sampling.seed + 1000 * chunk[0][0])
+                    sampling = _sampling(recipe, spec)
+                    params = dataclasses.replace(sampling, seed=sampling.seed + 1000 * chunk[0][0])
                     t0 = time.perf_counter()
                     completions = backend.complete(chats, spec.samples, params)
                     gen_seconds += time.perf_counter() - t0
@@ -327,9 +348,11 @@ def run(recipe: EvalRecipe, recipe_path: str | None = None) -> dict[str, Any]:
     for spec, bench, problems, path, _ in plan:
         wanted = {p.problem_id for p in problems}
         rows = [r for _, r in iter_jsonl(path) if not isinstance(r, BadLine) and r.get("problem_id") in wanted]
-        audit = write_disagreements(out / f"{spec.name}.disagreements.jsonl", rows)
-        summary["benchmarks"][spec.name] = {
+        audit = write_disagreements(out / f"{spec.key}.disagreements.jsonl", rows)
+        summary["benchmarks"][spec.key] = {
             **summarize(rows),
+            "benchmark": spec.name,
+            **({"sampling": spec.sampling} if spec.sampling else {}),
             "metric": bench.metric,
             "grader": bench.grader,
             "reference_column": bench.reference_column,

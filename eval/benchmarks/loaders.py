@@ -21,6 +21,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 GPQA_ENV = "DISTILLERY_GPQA_PATH"
 GSM8K_ENV = "DISTILLERY_GSM8K_TEST_PATH"
 LCB_ENV = "DISTILLERY_LCB_PATH"
+MATH_ENV = "DISTILLERY_MATH_PATH"
 
 
 class BenchmarkDataError(ValueError):
@@ -220,9 +221,10 @@ def load_math_file(path: str | Path | None = None) -> list[Problem]:
     """Any math problem file a user has (MATH test, AMC, OlympiadBench, GSM8K, …; JSONL/JSON/CSV/Parquet):
     id from `unique_id`/`id`/`idx`/`problem_id` (else the line number), text from `problem`/`question`,
     gold from `answer`/`final_answer`/`expected_answer`/… or the last `\\boxed{}` of `solution`."""
+    path = path or os.environ.get(MATH_ENV)
     if not path:
-        raise BenchmarkDataError("math: this benchmark is read from a file; set the benchmark's `path` "
-                                 "(eval run) or --data FILE (eval score)")
+        raise BenchmarkDataError(f"math: this benchmark is read from a file; set the benchmark's `path` or ${MATH_ENV} "
+                                 "(eval run), or --data FILE (eval score)")
     path = Path(path)
     rows = _rows(path) if path.suffix != ".json" else _json_rows(path)
     out = []

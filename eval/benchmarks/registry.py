@@ -59,7 +59,7 @@ BENCHMARKS: dict[str, Benchmark] = {
                   "path, $DISTILLERY_GSM8K_TEST_PATH, or hub openai/gsm8k (test)"),
         # Any other math file a user has: the full MATH test (OpenMath's MATH column), AMC, OlympiadBench, …
         Benchmark("math", load_math_file, MATH_PROMPT, "math", "pass@1", 1, None,
-                  "path to a JSONL/JSON/CSV/Parquet file with problem and answer (or a boxed solution)"),
+                  "path or $DISTILLERY_MATH_PATH: a JSONL/JSON/CSV/Parquet file with problem and answer (or a boxed solution)"),
         # The official LiveCodeBench prompt is built per problem by eval.livecodebench; graded in the sandbox.
         Benchmark("livecodebench", load_livecodebench, "{question}", "code", "pass@1", 4, "LCB",
                   "path (code_generation_lite files with tests), $DISTILLERY_LCB_PATH, or hub "
