@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from eval.grading.extract import STRICT_HOWS, Extracted, extract_answer
 from eval.grading.math_equal import quick_equal
-from eval.grading.normalize import choice_letter, compact, normalize_answer
+from eval.grading.normalize import choice_letter, compact, exact_number, normalize_answer, shape
 from eval.grading.pool import run_jobs
 
 __all__ = ["Extracted", "MathGrade", "extract_answer", "grade", "grade_many", "compare"]
@@ -61,6 +61,18 @@ def _primary_quick(gold: str, pred: str) -> tuple[bool, str] | None:
         return True, "exact"
     if _INT.fullmatch(gn) and _INT.fullmatch(pn):  # AIME "023" == 23, GSM8K "1,080" == 1080
         return int(gn) == int(pn), "numeric"
+    g_val, p_val = exact_number(gn), exact_number(pn)
+    if g_val is not None and p_val is not None:
+        if g_val == p_val:
+            return True, "numeric"
+        if "." not in gn + pn:  # exact fractions that differ; decimals go to math-verify, which rounds them
+            return False, "numeric"
+        return None
+    g_shape, p_shape = shape(gn), shape(pn)
+    if g_shape != p_shape and "expr" not in (g_shape, p_shape) and "symbolic" not in (g_shape, p_shape):
+        return False, "shape"  # a number is never a tuple, a matrix or a word
+    if {g_shape, p_shape} == {"number", "symbolic"}:
+        return False, "shape"  # a number never equals an expression in a free variable
     return None
 
 

@@ -20,7 +20,7 @@ from fractions import Fraction
 REL_TOL = 1e-4  # Qwen2.5-Math's numeric_equal tolerance
 _MAX_NUMBER_CHARS = 60  # longer "numbers" go to the deadline-bound worker, never to int()/Fraction() here
 
-_UNIT_TAIL = re.compile(r"\\(?:text|mbox|mathrm)\{\s*[A-Za-z][A-Za-z .]*\}(?:\^\{?\d\}?)?$")
+_UNIT_TAIL = re.compile(r"(?<=[\d}])\s*\\(?:text|mbox|mathrm)\{\s*[A-Za-z][A-Za-z .]*\}(?:\^\{?\d\}?)?$")
 _WORD_TAIL = re.compile(r"(?<=\d)\s+[A-Za-z]{2,}(?:\s+[A-Za-z]+){0,2}$")
 _TEXT = re.compile(r"\\(?:text|mbox|mathrm|textbf|textrm|mathbf|operatorname)\{([^{}]*)\}")
 _LETTER = re.compile(r"^\(?([A-E])\)?(?:$|[.:)]?\s+[A-Za-z].*$)", re.DOTALL)
@@ -62,6 +62,8 @@ def strip_string(s: str) -> str:
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_HALF.sub(r"\\frac{\1}{\2}", s)
     s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
+    if s.startswith("(") and s.endswith(")") and "," not in s and _balanced(s[1:-1]):
+        s = s[1:-1].strip()  # one value in parentheses
     if s.startswith("."):
         s = "0" + s
     s = s.replace(" .", " 0.").replace("{.", "{0.")
@@ -72,7 +74,9 @@ def strip_string(s: str) -> str:
 
 def _light(s: str) -> str:
     """Only `\\text{}` wrappers and dollar signs removed: enough to read an option letter."""
-    s = str(s).replace("$", "").strip()
+    s = str(s).replace("$", "").replace("\\left", "").replace("\\right", "").strip()
+    if s.startswith("(") and s.endswith(")") and _balanced(s[1:-1]) and s[1:-1].strip().startswith(("(", "\\text")):
+        s = s[1:-1].strip()  # `\left(\text{(E)}\right)`
     while True:
         new = _TEXT.sub(r"\1", s)
         if new == s:
