@@ -33,7 +33,8 @@ _ANSWER_OPEN = re.compile(r"<answer>", re.IGNORECASE)
 _ANSWER_CLOSE = re.compile(r"</answer>", re.IGNORECASE)
 # "final answer is", "the answer is", "Answer:", "answer is:", "#### 72". Only the last one counts.
 _STATED = re.compile(
-    r"(?:final\s+answer|\banswer)(?:\s+to\s+(?:the|this)\s+(?:question|problem))?\s*(?:is|:|：|=)\s*:?"
+    r"(?:final\s+answer|\banswer)(?:\s+to\s+(?:the|this)\s+(?:question|problem))?\**\s*\**\s*(?:is|:|：|=)\s*:?"
+    r"|final\s+answer\s*\**[ \t]*\n"  # "**Final Answer**" on a line of its own
     r"|^[ \t]*####",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -118,6 +119,50 @@ def last_boxed(text: str) -> tuple[str | None, bool]:
     return None, True
 
 
+_CONNECTOR = re.compile(r"^[\s$.,;]*(?:,|and|or|\\text\{\s*(?:and|or)\s*\}|\\quad|[a-z]\s*=)?[\s$.,;]*(?:[a-z]\s*=\s*)?[\s$]*$",
+                        re.IGNORECASE)
+
+
+def boxed_answers_of_last_line(text: str) -> str | None:
+    """All boxes of the line holding the last box, joined with ", " when they list one answer's parts
+    ("x = \\boxed{2} or x = \\boxed{-3}"); None when that line has at most one box."""
+    matches = list(_BOXED.finditer(text))
+    if len(matches) < 2:
+        return None
+    line_start = text.rfind("\n", 0, matches[-1].start()) + 1
+    on_line = [m for m in matches if m.start() >= line_start]
+    if len(on_line) < 2:
+        return None
+    parts, end = [], None
+    for m in on_line:
+        if end is not None and not _CONNECTOR.match(text[end:m.start()]):
+            return None
+        content, found = last_boxed(text[:_box_end(text, m.end())])
+        if content is None:
+            return None
+        parts.append(content)
+        end = _box_end(text, m.end())
+    return ", ".join(parts)
+
+
+def _box_end(text: str, i: int) -> int:
+    """Index just past the `{…}` group that starts at or after `i` (balanced), or len(text)."""
+    while i < len(text) and text[i] == " ":
+        i += 1
+    if i >= len(text) or text[i] != "{":
+        return len(text)
+    depth = 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        depth += (text[i] == "{") - (text[i] == "}")
+        i += 1
+        if depth == 0:
+            return i
+    return len(text)
+
+
 def clean(answer: str) -> str:
     """Strip math delimiters, Markdown emphasis and a closing full stop from an extracted answer."""
     answer = answer.strip()
@@ -171,11 +216,12 @@ def stated_answer(text: str) -> str | None:
 # "the answer is correct", "the answer is not …": a comment on an answer, not one.
 _NOT_AN_ANSWER = re.compile(
     r"(?:correct|incorrect|wrong|right|not|that|in|as|to|below|above|given|clear|obvious|consistent|indeed|"
-    r"likely|probably|therefore|thus|so|just|still|also|then|here|there|this|it|a|an|same|different|unique)\b",
+    r"likely|probably|therefore|thus|so|just|still|also|then|here|there|this|it|a|an|same|different|unique|"
+    r"let|let's|we|i|to|wait|hmm|but|if)\b",
     re.IGNORECASE,
 )
 # A stated answer in words ("The answer is Evelyn.") has at most four words.
-_WORD_ANSWER = re.compile(r"[A-Za-z][\w'-]*(?:\s+[\w'-]+){0,3}")
+_WORD_ANSWER = re.compile(r"[A-Za-z][\w'-]*(?:\s+[\w'-]+){0,2}")
 
 
 def _rhs(answer: str) -> str:
@@ -228,7 +274,7 @@ def extract_answer(response: str, strict: bool = False) -> Extracted:
             return Extracted(inner or clean(tagged), False, "answer_tag")
     boxed, found = last_boxed(text)
     if boxed is not None:
-        return Extracted(clean(boxed), False, "boxed")
+        return Extracted(clean(boxed_answers_of_last_line(text) or boxed), False, "boxed")
     if found:
         return Extracted(None, False, "unbalanced_boxed")
     if strict:

@@ -42,6 +42,9 @@ def math500(shared):
         ("first \\boxed{1} then \\fbox{958}", "958", "boxed", False),
         ("\\boxed{\\frac{\\sqrt{3}}{2}}", "\\frac{\\sqrt{3}}{2}", "boxed", False),
         ("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}", "boxed", False),
+        ("<think>x</think>The roots are $x = \\boxed{2}$ and $x = \\boxed{-3}$.", "2, -3", "boxed", False),
+        ("<think>x</think>First \\boxed{2}, so the area is \\boxed{4}.", "4", "boxed", False),
+        ("<think>x</think>\\boxed{1}\nthen finally \\boxed{2}", "2", "boxed", False),
         ("so $\\boxed 5$ it is", "5", "boxed", False),
         ("ends inside \\boxed{\\frac{1}{", None, "unbalanced_boxed", False),
         # stated answers
@@ -50,6 +53,8 @@ def math500(shared):
          "stated", False),
         ("<think>long</think>\nAnswer: 12 apples", "12 apples", "stated", False),
         ("<think>long</think>\nThe answer is Evelyn.", "Evelyn", "stated", False),
+        ("<think>long</think>\n**Final Answer**\n42", "42", "stated", False),
+        ("<think>long</think>\nThe final answer: let me recompute it. So it is 7.", "7", "last_sentence", False),
         ("<think>...</think> The answer is correct: it checks out, so the area is 12.", "12", "last_sentence", False),
         # the closing sentence
         ("<think>h = 10/2 = 5</think>\nThe triangle is right-angled, so the height is 5 cm.", "5", "last_sentence",
