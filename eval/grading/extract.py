@@ -119,39 +119,47 @@ def last_boxed(text: str) -> tuple[str | None, bool]:
     return None, True
 
 
-_CONNECTOR = re.compile(r"^[\s$.,;]*(?:,|and|or|\\text\{\s*(?:and|or)\s*\}|\\quad|[a-z]\s*=)?[\s$.,;]*(?:[a-z]\s*=\s*)?[\s$]*$",
+# Boxes joined by "," or "and" list the parts of one answer; "or" offers alternatives (often the same value written
+# two ways, "\\boxed{15\\frac{39}{40}}, or \\boxed{\\frac{639}{40}}"), where the last box counts, as everywhere else.
+_CONNECTOR = re.compile(r"^[\s$.,;]*(?:,|and|\\text\{\s*and\s*\}|\\quad)?[\s$.,;]*(?:[a-z]\s*=\s*)?[\s$]*$",
                         re.IGNORECASE)
 
 
 def boxed_answers_of_last_line(text: str) -> str | None:
     """All boxes of the line holding the last box, joined with ", " when they list one answer's parts
-    ("x = \\boxed{2} or x = \\boxed{-3}"); None when that line has at most one box."""
-    matches = list(_BOXED.finditer(text))
-    if len(matches) < 2:
+    ("x = \\boxed{2} and x = \\boxed{-3}"); None when that line has at most one box. Linear in the text: boxes
+    nested inside a box are skipped, and a line with more than a few boxes is not a list of answers."""
+    last = None
+    for last in _BOXED.finditer(text):  # noqa: B007 - we want the last match
+        pass
+    if last is None:
         return None
-    line_start = text.rfind("\n", 0, matches[-1].start()) + 1
-    on_line = [m for m in matches if m.start() >= line_start]
-    if len(on_line) < 2:
-        return None
-    parts, end = [], None
-    for m in on_line:
-        if end is not None and not _CONNECTOR.match(text[end:m.start()]):
+    line_start = text.rfind("\n", 0, last.start()) + 1
+    parts: list[str] = []
+    prev_end = None
+    for m in _BOXED.finditer(text, line_start):
+        if prev_end is not None and m.start() < prev_end:
+            continue  # nested inside the previous box
+        span = _brace_span(text, m.end())
+        if span is None or len(parts) >= _MAX_JOINED:
             return None
-        content, found = last_boxed(text[:_box_end(text, m.end())])
-        if content is None:
+        if prev_end is not None and not _CONNECTOR.match(text[prev_end:m.start()]):
             return None
-        parts.append(content)
-        end = _box_end(text, m.end())
-    return ", ".join(parts)
+        parts.append(text[span[0] + 1:span[1] - 1].strip())
+        prev_end = span[1]
+    return ", ".join(parts) if len(parts) > 1 else None
 
 
-def _box_end(text: str, i: int) -> int:
-    """Index just past the `{…}` group that starts at or after `i` (balanced), or len(text)."""
+_MAX_JOINED = 8
+
+
+def _brace_span(text: str, i: int) -> tuple[int, int] | None:
+    """(start, end) of the balanced `{…}` group that starts at text[i] (after spaces); None if there is none."""
     while i < len(text) and text[i] == " ":
         i += 1
     if i >= len(text) or text[i] != "{":
-        return len(text)
-    depth = 0
+        return None
+    start, depth = i, 0
     while i < len(text):
         if text[i] == "\\":
             i += 2
@@ -159,8 +167,8 @@ def _box_end(text: str, i: int) -> int:
         depth += (text[i] == "{") - (text[i] == "}")
         i += 1
         if depth == 0:
-            return i
-    return len(text)
+            return start, i
+    return None
 
 
 def clean(answer: str) -> str:
@@ -181,6 +189,7 @@ def clean(answer: str) -> str:
 
 def _sentence_after(text: str, start: int) -> str:
     """The text from `start` to the end of its sentence (line break, or . ! ? followed by a space)."""
+    text = text[:start + _MAX_TAIL]  # a stated answer is short; never scan a whole adversarial response
     end = _SENTENCE_END.search(text, start)
     stop = end.start() if end else len(text)
     # A math span may contain a full stop ("$3.5$" is handled by the digit rule, "$\ldots.$" is not): keep it whole.

@@ -44,6 +44,8 @@ def math500(shared):
         ("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}", "boxed", False),
         ("<think>x</think>The roots are $x = \\boxed{2}$ and $x = \\boxed{-3}$.", "2, -3", "boxed", False),
         ("<think>x</think>First \\boxed{2}, so the area is \\boxed{4}.", "4", "boxed", False),
+        ("<think>x</think>$d = \\boxed{15\\frac{39}{40}},$ or $\\boxed{\\frac{639}{40}}$ inches.", "\\frac{639}{40}", "boxed",
+         False),
         ("<think>x</think>\\boxed{1}\nthen finally \\boxed{2}", "2", "boxed", False),
         ("so $\\boxed 5$ it is", "5", "boxed", False),
         ("ends inside \\boxed{\\frac{1}{", None, "unbalanced_boxed", False),
@@ -307,6 +309,9 @@ def test_pathological_latex_returns_timeout_or_wrong_within_the_deadline():
         ("5", "<think>x</think>\\boxed{" + "1+" * 60000 + "1}"),
         ("5", "<think>x</think>" + "\\boxed{" * 5000 + "5" + "}" * 5000),
         ("5", "<think>" + "{" * 100000 + "</think>\\boxed{5}"),
+        ("5", "<think>x</think>Answer: " + "\\(" * 100000),
+        ("5", "<think>x</think>\\boxed{" + "\\text{a" * 20000 + "}" * 20000 + "}"),
+        ("5", "<think>x</think>The answer is " + "9" * 200000),
     ]
     assert max(len(r) for _, r in pairs) > 200_000
     start = time.monotonic()
@@ -316,9 +321,11 @@ def test_pathological_latex_returns_timeout_or_wrong_within_the_deadline():
         assert g.reason in ("timeout", "wrong answer", "parse error", "ok"), g.reason
         assert g.second_reason is None or g.second_reason.startswith(("timeout", "wrong", "parse", "ok", "sympy"))
     assert [g.correct for g in grades[6:8]] == [True, True]  # long reasoning, small answer: graded normally
-    assert not any(g.correct for g in grades[:6])
-    # Each pathological item costs at most the deadline per grader (plus a worker restart), never a hang.
-    assert elapsed < 60
+    assert grades[9].correct  # 5,000 nested boxes: the innermost is the last box, "5"
+    assert not any(g.correct for g in grades[:6] + grades[11:])
+    # Each pathological item costs at most the deadline per grader plus a worker restart (about 3 s on a busy
+    # 2-core machine): a guard against a hang, not a speed figure.
+    assert elapsed < 240
 
 
 def test_grade_from_a_thread_keeps_the_deadline():
