@@ -102,13 +102,16 @@ def test_math_benchmarks_from_files(tmp_path):
 
 
 def test_disagreements_between_the_graders_are_written_for_audit(tmp_path):
+    # The NeMo-Skills sample where the graders differ: math-verify takes an equation's right-hand side, the
+    # Qwen-style second grader does not.
     rows = [{"problem_id": "test/algebra/2193.json", "response": "<think>.</think>\\boxed{x = 5}"},
-            {"problem_id": "test/algebra/2193.json", "response": "<think>.</think>\\boxed{(x+1)=6}"}]
+            {"problem_id": "q1", "gold": "81", "response": "<think>.</think>\\boxed{(x+y)^2=81}"}]
     scored, summary = _score(tmp_path, rows, "--benchmark", "math500")
     audit = [json.loads(x) for x in (tmp_path / "scored.disagreements.jsonl").read_text().splitlines()]
-    assert summary["grader_disagreements"] == len(audit)
-    assert summary["disagreements_file"].endswith("scored.disagreements.jsonl")
-    assert {(a["extracted"], a["correct"], a["second_correct"]) for a in audit} <= {("(x+1)=6", True, False)}
+    assert summary["grader_disagreements"] == 1 and summary["disagreements_file"].endswith("scored.disagreements.jsonl")
+    assert [(a["problem_id"], a["extracted"], a["correct"], a["second_correct"]) for a in audit] == [
+        ("q1", "(x+y)^2=81", True, False)]
+    assert audit[0]["response_tail"].endswith("\\boxed{(x+y)^2=81}")
 
 
 def test_bad_input_is_one_clean_line(tmp_path, capsys):
