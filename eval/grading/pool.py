@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 
+from eval.spawner import spawner
+
 # A job: (index, kind, args...). Kinds: "mv" (math-verify), "eq" (the second grader's sympy comparison).
 Job = tuple
 Result = tuple[bool, str]
@@ -87,12 +89,14 @@ class _Worker:
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
-        self.proc = subprocess.Popen(
+        # The parent-death signal follows the thread that forks: start workers from the long-lived spawner thread.
+        self.proc = spawner().submit(
+            subprocess.Popen,
             [sys.executable, "-c", "import sys; from eval.grading.pool import serve; serve(int(sys.argv[1]))",
              str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), env=_child_env(), stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-        )
+        ).result()
         theirs.close()
         self.conn = Connection(ours.detach())
         self.ready = False

@@ -335,3 +335,16 @@ def test_grade_from_a_thread_keeps_the_deadline():
     thread.join(timeout=60)
     assert not thread.is_alive()
     assert out["g"].reason == "timeout"
+
+
+def test_workers_started_from_a_finished_thread_stay_alive():
+    """Parent-death signals follow the thread that forked: workers are started from a long-lived spawner thread,
+    so a pool first used by a short-lived thread (eval run's grading thread) keeps working afterwards."""
+    from eval.grading.pool import close_pool
+
+    close_pool()
+    thread = threading.Thread(target=lambda: grade("\\frac{1}{2}", "\\boxed{x/2}"))
+    thread.start()
+    thread.join()
+    time.sleep(0.5)
+    assert grade("x^2", "\\boxed{x \\cdot x}").reason == "ok"
