@@ -62,6 +62,14 @@ class Extracted:
         return self.how in STRICT_HOWS
 
 
+def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The last match of `pattern` in `text` (one linear scan)."""
+    last = None
+    for last in pattern.finditer(text):  # noqa: B007 - we want the last match
+        pass
+    return last
+
+
 def final_part(response: str) -> tuple[str | None, bool]:
     """The text after the last `</think>`; (None, True) when reasoning was opened but never closed."""
     cut = response.rfind(THINK_CLOSE)
@@ -74,9 +82,7 @@ def final_part(response: str) -> tuple[str | None, bool]:
 
 def answer_tag(text: str) -> str | None:
     """Content of the last `<answer>` block (to `</answer>` or the end of the text), or None."""
-    last = None
-    for last in _ANSWER_OPEN.finditer(text):  # noqa: B007 - we want the last match
-        pass
+    last = _last_match(_ANSWER_OPEN, text)
     if last is None:
         return None
     start = last.end()
@@ -90,9 +96,7 @@ def last_boxed(text: str) -> tuple[str | None, bool]:
     Returns (content, found): found is True when a box command exists, content None when it is unbalanced
     (the response was cut off inside the box). Hand-written because a regex cannot match nested braces.
     """
-    match = None
-    for match in _BOXED.finditer(text):  # noqa: B007 - we want the last match
-        pass
+    match = _last_match(_BOXED, text)
     if match is None:
         return None, False
     i = match.end()
@@ -102,21 +106,8 @@ def last_boxed(text: str) -> tuple[str | None, bool]:
         # `\boxed 5` form: the answer runs to the next space, `$` or end of line.
         m = re.match(r"[^\s$]+", text[i:])
         return (m.group(0) if m else None), True
-    depth = 0
-    start = i + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2  # `\{` and `\}` are literal braces, not grouping
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start:i].strip(), True
-        i += 1
-    return None, True
+    span = _brace_span(text, i)
+    return (text[span[0] + 1:span[1] - 1].strip() if span else None), True
 
 
 # Boxes joined by "," or "and" list the parts of one answer; "or" offers alternatives (often the same value written
@@ -129,9 +120,7 @@ def boxed_answers_of_last_line(text: str) -> str | None:
     """All boxes of the line holding the last box, joined with ", " when they list one answer's parts
     ("x = \\boxed{2} and x = \\boxed{-3}"); None when that line has at most one box. Linear in the text: boxes
     nested inside a box are skipped, and a line with more than a few boxes is not a list of answers."""
-    last = None
-    for last in _BOXED.finditer(text):  # noqa: B007 - we want the last match
-        pass
+    last = _last_match(_BOXED, text)
     if last is None:
         return None
     line_start = text.rfind("\n", 0, last.start()) + 1
@@ -201,9 +190,7 @@ def _sentence_after(text: str, start: int) -> str:
 
 def stated_answer(text: str) -> str | None:
     """The answer of the last "final answer is …" / "Answer: …" / "#### N" statement, or None."""
-    last = None
-    for last in _STATED.finditer(text):  # noqa: B007 - we want the last match
-        pass
+    last = _last_match(_STATED, text)
     if last is None:
         return None
     rest = _sentence_after(text, last.end()).strip()
