@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from eval.grading.extract import STRICT_HOWS, Extracted, extract_answer
 from eval.grading.math_equal import quick_equal
@@ -51,12 +52,13 @@ class MathGrade:
         return self.second_correct is None or self.second_correct == self.correct
 
 
+@lru_cache(maxsize=1 << 16)  # pure over strings; the samples of a problem mostly repeat answers
 def _primary_quick(gold: str, pred: str) -> tuple[bool, str] | None:
     """(correct, method) when normalised text, integers or choice letters decide; None for math-verify."""
     letter = choice_letter(gold, labelled=False)
     if letter is not None:
         return choice_letter(pred, labelled=True) == letter, "choice"
-    gn = normalize_answer(gold)
+    gn = _normalized_gold(gold)
     pn = normalize_answer(pred, gn)
     if compact(gn) == compact(pn):
         return True, "exact"
@@ -75,6 +77,16 @@ def _primary_quick(gold: str, pred: str) -> tuple[bool, str] | None:
     if {g_shape, p_shape} == {"number", "symbolic"}:
         return False, "shape"  # a number never equals an expression in a free variable
     return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _second_quick(pred: str, gold: str) -> bool | None:
+    return quick_equal(pred, gold, percent="%" in gold or "%" in pred)
+
+
+@lru_cache(maxsize=1 << 12)
+def _normalized_gold(gold: str) -> str:
+    return normalize_answer(gold)
 
 
 def compare(gold: str, pred: str, timeout_s: float = 5.0, workers: int | None = None) -> tuple[bool, str]:
@@ -120,13 +132,13 @@ def grade_many(
             grade.correct, grade.method = quick
             grade.reason = "ok" if grade.correct else "wrong answer"
         elif short:
-            gn = normalize_answer(gold)
+            gn = _normalized_gold(gold)
             p_job = job(("mv", gn, normalize_answer(ex.answer, gn), gold, ex.answer))
         else:
             p_job = job(("mv", gold, ex.answer, gold, ex.answer))
         s_job = None
         if second:
-            decided = quick_equal(ex.answer, gold, percent="%" in gold or "%" in ex.answer) if short else None
+            decided = _second_quick(ex.answer, gold) if short else None
             if decided is not None:
                 grade.second_correct, grade.second_reason = decided, "ok" if decided else "wrong answer"
             else:
