@@ -202,6 +202,7 @@ def stated_answer(text: str) -> str | None:
         return clean(_rhs(next(g for g in span.groups() if g is not None)))
     if _NOT_AN_ANSWER.match(rest.lstrip(":* ")):
         return None
+    rest = _CLAUSE.split(rest, maxsplit=1)[0]  # "12, which is 2 more than 10" -> "12"
     rest = re.sub(r"^(?:that\s+|the\s+)?", "", rest.lstrip(":*").strip(), flags=re.IGNORECASE)
     answer = clean(rest.rstrip(",;:"))
     if not answer or not (re.search(r"[\d\\^_=+*/()]", answer) or _WORD_ANSWER.fullmatch(answer)):
@@ -216,6 +217,8 @@ _NOT_AN_ANSWER = re.compile(
     r"let|let's|we|i|to|wait|hmm|but|if)\b",
     re.IGNORECASE,
 )
+# A clause after the answer: ", which …", " because …".
+_CLAUSE = re.compile(r",?\s+(?:which|since|because|as|where|so|giving|given|but|hence|thus)\b", re.IGNORECASE)
 # A stated answer in words ("The answer is Evelyn.") has at most four words.
 _WORD_ANSWER = re.compile(r"[A-Za-z][\w'-]*(?:\s+[\w'-]+){0,2}")
 

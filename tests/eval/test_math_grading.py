@@ -56,6 +56,7 @@ def math500(shared):
         ("<think>long</think>\nAnswer: 12 apples", "12 apples", "stated", False),
         ("<think>long</think>\nThe answer is Evelyn.", "Evelyn", "stated", False),
         ("<think>long</think>\n**Final Answer**\n42", "42", "stated", False),
+        ("<think>long</think>\nThe answer is 12, which is 2 more than 10.", "12", "stated", False),
         ("<think>long</think>\nThe final answer: let me recompute it. So it is 7.", "7", "last_sentence", False),
         ("<think>...</think> The answer is correct: it checks out, so the area is 12.", "12", "last_sentence", False),
         # the closing sentence
