@@ -40,7 +40,7 @@ def lcb_suite_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def suite_recipe(lcb_suite_file, shared, tmp_path_factory) -> Callable[..., Path]:
     """Write a recipe running every benchmark: 2 problems x 2 samples each, 8 new tokens."""
-    def make(**overrides) -> Path:
+    def make(only: tuple[str, ...] | None = None, **overrides) -> Path:
         def spec(name: str, path: str | None = None, options: dict | None = None) -> dict:
             return {"name": name, "label": None, "samples": 2, "limit": 2, "offset": 0, "path": path,
                     "prompt_template": None, "options": options or {}, "sampling": {}}
@@ -59,6 +59,8 @@ def suite_recipe(lcb_suite_file, shared, tmp_path_factory) -> Callable[..., Path
             "hf": {"batch_size": 4, "dtype": "float32", "device": "cpu", "attn_implementation": "sdpa"},
             **overrides,
         }
+        if only is not None:
+            recipe["benchmarks"] = [b for b in recipe["benchmarks"] if b["name"] in only]
         path = tmp_path_factory.mktemp("suite") / "suite.yaml"
         path.write_text(yaml.safe_dump(recipe))
         return path

@@ -80,16 +80,16 @@ def _orphaned_graders() -> list[int]:
 
 def test_a_killed_run_resumes_without_repeating_samples(suite_recipe, tiny_model, tmp_path, repo):
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "eval", "run", str(suite_recipe()), "--model", str(tiny_model), "--out", str(out)]
+    cmd = [sys.executable, "-m", "eval", "run", str(suite_recipe(only=("math500", "gpqa_diamond", "livecodebench"))), "--model", str(tiny_model), "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(repo)}
     proc = subprocess.Popen(cmd, env=env, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while sum(_sample_keys(out).values()) < 6 and proc.poll() is None and time.monotonic() < deadline:
+    while sum(_sample_keys(out).values()) < 4 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = _sample_keys(out)
-    assert 0 < sum(before.values()) < 20, "the run was killed mid-way"
+    assert 0 < sum(before.values()) < 12, "the run was killed mid-way"
     kept = {name: read_jsonl(out / f"{name}.samples.jsonl")[:2] for name in ("math500",)
             if len(_lines(out / f"{name}.samples.jsonl")) >= 2}
     time.sleep(1.0)
@@ -97,7 +97,7 @@ def test_a_killed_run_resumes_without_repeating_samples(suite_recipe, tiny_model
     resumed = subprocess.run(cmd, env=env, cwd=repo, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = _sample_keys(out)
-    assert set(after.values()) == {1} and sum(after.values()) == 20  # every sample once, none repeated
+    assert set(after.values()) == {1} and sum(after.values()) == 12  # every sample once, none repeated
     for name, rows in kept.items():
         assert read_jsonl(out / f"{name}.samples.jsonl")[:2] == rows  # finished samples were not regenerated
     summary = json.loads((out / "summary.json").read_text())
@@ -110,7 +110,7 @@ def _lines(path) -> list[str]:
 
 def test_sigterm_stops_promptly_and_keeps_finished_chunks(suite_recipe, tiny_model, tmp_path, repo):
     out = tmp_path / "term"
-    cmd = [sys.executable, "-m", "eval", "run", str(suite_recipe()), "--model", str(tiny_model), "--out", str(out)]
+    cmd = [sys.executable, "-m", "eval", "run", str(suite_recipe(only=("math500", "aime24"))), "--model", str(tiny_model), "--out", str(out)]
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(repo)}, cwd=repo, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
