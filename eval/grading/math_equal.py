@@ -20,7 +20,7 @@ from fractions import Fraction
 REL_TOL = 1e-4  # Qwen2.5-Math's numeric_equal tolerance
 _MAX_NUMBER_CHARS = 60  # longer "numbers" go to the deadline-bound worker, never to int()/Fraction() here
 
-_UNIT_TAIL = re.compile(r"(?<=[\d}])\s*\\(?:text|mbox|mathrm)\{\s*[A-Za-z][A-Za-z .]*\}(?:\^\{?\d\}?)?$")
+_UNIT_TAIL = re.compile(r"(?<=[\w})\]])\s*\\(?:text|mbox|mathrm)\{\s*[A-Za-z][A-Za-z .]*\}(?:\^\{?\d\}?)?$")
 _WORD_TAIL = re.compile(r"(?<=\d)\s+[A-Za-z]{2,}(?:\s+[A-Za-z]+){0,2}$")
 _TEXT = re.compile(r"\\(?:text|mbox|mathrm|textbf|textrm|mathbf|operatorname)\{([^{}]*)\}")
 _LETTER = re.compile(r"^\(?([A-E])\)?(?:$|[.:)]?\s+[A-Za-z].*$)", re.DOTALL)
