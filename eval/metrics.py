@@ -1,5 +1,7 @@
-"""Scores over per-sample verdicts: pass@1 (mean over samples, averaged over problems), unbiased pass@k,
-majority vote, truncation rate."""
+"""Scores over per-sample verdicts, all in percent like the published tables: pass@1 (mean over samples,
+averaged over problems) with its standard error, unbiased pass@k, majority vote maj@k, the strict-format score
+and format-compliance rate, truncation and no-answer rates, response length, agreement of the two math
+graders, and per-subject / per-level / per-difficulty breakdowns."""
 
 from __future__ import annotations
 
@@ -7,6 +9,9 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+# Row `meta` keys that get a breakdown when present (MATH subject/level, LCB difficulty, GPQA domain).
+BREAKDOWN_KEYS = ("subject", "level", "difficulty", "domain", "platform")
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -50,42 +55,88 @@ def ks_for(n: int) -> list[int]:
     return ks
 
 
-def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Scores for one benchmark from sample rows (`problem_id`, `correct`, `extracted`, `truncated`).
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
 
-    Percentages, like the published tables. pass@k and maj@k use the smallest sample count any problem has,
-    so a partly finished run still reports comparable numbers.
+
+def _stderr(values: Sequence[float]) -> float | None:
+    """Standard error of the mean over problems (sample standard deviation / sqrt(problems))."""
+    if len(values) < 2:
+        return None
+    mean = _mean(values)
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return math.sqrt(var / len(values))
+
+
+def _pass1(by_problem: dict[str, list[dict[str, Any]]]) -> float:
+    return 100.0 * _mean(_mean(bool(r["correct"]) for r in s) for s in by_problem.values())
+
+
+def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Scores for one benchmark from sample rows (`problem_id`, `sample`, `correct`, `extracted`, and when
+    present `format_ok`, `truncated`, `second_correct`, `n_tokens`, `response`, `reason`, `how`, `meta`).
+
+    pass@k and maj@k use the smallest sample count any problem has, so a partly finished run still reports
+    comparable numbers.
     """
     by_problem: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_problem[str(row["problem_id"])].append(row)
     if not by_problem:
         return {"n_problems": 0, "n_samples": 0, "pass@1": None}
+    for samples in by_problem.values():
+        samples.sort(key=lambda r: r.get("sample", 0))
     n_min = min(len(s) for s in by_problem.values())
-    n_samples = sum(len(s) for s in by_problem.values())
+    flat = [r for s in by_problem.values() for r in s]
+    n_samples = len(flat)
+    rates = [100.0 * _mean(bool(r["correct"]) for r in s) for s in by_problem.values()]
     out: dict[str, Any] = {
         "n_problems": len(by_problem),
         "n_samples": n_samples,
         "samples_per_problem": n_min,
-        "pass@1": 100.0 * _mean(_mean(bool(r["correct"]) for r in s) for s in by_problem.values()),
+        "pass@1": _mean(rates),
+        "pass@1_stderr": _stderr(rates),
     }
     for k in ks_for(n_min)[1:]:
         out[f"pass@{k}"] = 100.0 * _mean(
             pass_at_k(len(s), sum(bool(r["correct"]) for r in s), k) for s in by_problem.values()
         )
-    if n_min > 1:
-        out[f"maj@{n_min}"] = 100.0 * _mean(
-            majority_correct([r.get("extracted") for r in s[:n_min]], [bool(r["correct"]) for r in s[:n_min]])
+    for k in ks_for(n_min)[1:]:
+        out[f"maj@{k}"] = 100.0 * _mean(
+            majority_correct([r.get("extracted") for r in s[:k]], [bool(r["correct"]) for r in s[:k]])
             for s in by_problem.values()
         )
-    out["truncated_rate"] = 100.0 * sum(bool(r.get("truncated")) for s in by_problem.values() for r in s) / n_samples
-    out["no_answer_rate"] = 100.0 * sum(r.get("extracted") is None for s in by_problem.values() for r in s) / n_samples
-    tokens = [r["n_tokens"] for s in by_problem.values() for r in s if r.get("n_tokens") is not None]
+    if any("format_ok" in r for r in flat):
+        out["pass@1_strict"] = 100.0 * _mean(
+            _mean(bool(r["correct"]) and bool(r.get("format_ok")) for r in s) for s in by_problem.values())
+        out["format_rate"] = 100.0 * _mean(bool(r.get("format_ok")) for r in flat)
+    out["truncated_rate"] = 100.0 * _mean(bool(r.get("truncated")) for r in flat)
+    out["no_answer_rate"] = 100.0 * _mean(r.get("extracted") is None for r in flat)
+    tokens = [r["n_tokens"] for r in flat if r.get("n_tokens") is not None]
     if tokens:
-        out["mean_tokens"] = sum(tokens) / len(tokens)
+        out["mean_tokens"] = _mean(tokens)
+    chars = [len(r["response"]) for r in flat if isinstance(r.get("response"), str)]
+    if chars:
+        out["mean_response_chars"] = _mean(chars)
+    second = [r for r in flat if r.get("second_correct") is not None]
+    if second:
+        out["second_grader_pass@1"] = 100.0 * _mean(
+            _mean(bool(r.get("second_correct")) for r in s) for s in by_problem.values())
+        out["grader_disagreements"] = sum(bool(r["second_correct"]) != bool(r["correct"]) for r in second)
+    if any("reason" in r for r in flat):
+        out["reasons"] = dict(Counter(str(r.get("reason")) for r in flat).most_common())
+    if any("how" in r for r in flat):
+        out["answer_found_by"] = dict(Counter(str(r.get("how")) for r in flat).most_common())
+    breakdowns: dict[str, dict[str, dict[str, Any]]] = {}
+    for key in BREAKDOWN_KEYS:
+        groups: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(dict)
+        for pid, s in by_problem.items():
+            value = (s[0].get("meta") or {}).get(key)
+            if value is not None:
+                groups[str(value)][pid] = s
+        if groups:
+            breakdowns[key] = {v: {"n_problems": len(g), "pass@1": _pass1(g)} for v, g in sorted(groups.items())}
+    if breakdowns:
+        out["by"] = breakdowns
     return out
-
-
-def _mean(values: Iterable[float]) -> float:
-    values = list(values)
-    return sum(values) / len(values) if values else 0.0

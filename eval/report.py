@@ -209,9 +209,11 @@ def eval_section(parts: list[tuple[str, Path]], reference: dict[str, Any]) -> tu
         ours = []
         for label, _, s in summaries:
             b = (s.get("benchmarks") or {})
-            g, m = b.get("gsm8k") or {}, b.get("math500") or {}
-            gn, mn = g.get("samples_per_problem"), m.get("samples_per_problem")
-            ours.append([f"**{label}**", g.get("pass@1"), m.get("pass@1"), g.get(f"maj@{gn}"), m.get(f"maj@{mn}")])
+            g, m = b.get("gsm8k") or {}, b.get("math") or b.get("math500") or {}
+            # recipes/eval/openmath.yaml runs maj@50 as separate entries (gsm8k_maj50, math_maj50)
+            gm, mm = b.get("gsm8k_maj50") or g, b.get("math_maj50") or m
+            gn, mn = gm.get("samples_per_problem"), mm.get("samples_per_problem")
+            ours.append([f"**{label}**", g.get("pass@1"), m.get("pass@1"), gm.get(f"maj@{gn}"), mm.get(f"maj@{mn}")])
         lines += ["OpenMath-style (greedy = pass@1 at temperature 0; our MATH column is MATH-500, theirs the full "
                   "5,000-problem MATH test; our maj@n uses the run's n samples):", ""]
         lines += _table(["model", *om["columns"]],

@@ -21,6 +21,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 GPQA_ENV = "DISTILLERY_GPQA_PATH"
 GSM8K_ENV = "DISTILLERY_GSM8K_TEST_PATH"
 LCB_ENV = "DISTILLERY_LCB_PATH"
+MATH_ENV = "DISTILLERY_MATH_PATH"
 
 
 class BenchmarkDataError(ValueError):
@@ -186,8 +187,80 @@ def load_gsm8k_test(path: str | Path | None = None) -> list[Problem]:
     return out
 
 
-def load_livecodebench(path: str | Path | None = None, release: str = "release_v5", start_date: str = "2024-08-01",
-                       end_date: str = "2025-01-31") -> list[Problem]:
+_ID_KEYS = ("unique_id", "id", "idx", "problem_id", "ID", "question_id")
+_PROBLEM_KEYS = ("problem", "question", "Question", "prompt", "input")
+_GOLD_KEYS = ("answer", "final_answer", "expected_answer", "gold", "ground_truth", "target", "Answer")
+_SOLUTION_KEYS = ("solution", "reference_solution", "Solution")
+
+
+def _gold_of(row: dict[str, Any]) -> str | None:
+    """A math reference answer from the usual fields: `answer` (GSM8K's `#### N` tail), OlympiadBench's
+    `final_answer` list, or the last `\\boxed{}` of a reference solution (MATH test files)."""
+    from eval.grading.extract import clean, last_boxed
+
+    for key in _GOLD_KEYS:
+        value = row.get(key)
+        if isinstance(value, (list, tuple)) and value:
+            value = ", ".join(clean(str(v)) for v in value)
+        if value is not None and str(value).strip():
+            text = str(value)
+            if "####" in text:
+                return text.split("####")[-1].strip()
+            boxed, _ = last_boxed(text)
+            return clean(boxed) if boxed else clean(text)
+    for key in _SOLUTION_KEYS:
+        value = row.get(key)
+        if isinstance(value, str):
+            boxed, _ = last_boxed(value)
+            if boxed:
+                return clean(boxed)
+    return None
+
+
+def load_math_file(path: str | Path | None = None) -> list[Problem]:
+    """Any math problem file a user has (MATH test, AMC, OlympiadBench, GSM8K, …; JSONL/JSON/CSV/Parquet):
+    id from `unique_id`/`id`/`idx`/`problem_id` (else the line number), text from `problem`/`question`,
+    gold from `answer`/`final_answer`/`expected_answer`/… or the last `\\boxed{}` of `solution`."""
+    path = path or os.environ.get(MATH_ENV)
+    if not path:
+        raise BenchmarkDataError(f"math: this benchmark is read from a file; set the benchmark's `path` or ${MATH_ENV} "
+                                 "(eval run), or --data FILE (eval score)")
+    path = Path(path)
+    rows = _rows(path) if path.suffix != ".json" else _json_rows(path)
+    out = []
+    for line, row in rows:
+        pid = next((str(row[k]) for k in _ID_KEYS if row.get(k) not in (None, "")), f"{path.stem}-{line}")
+        text = next((str(row[k]) for k in _PROBLEM_KEYS if isinstance(row.get(k), str) and row[k].strip()), None)
+        if text is None:
+            raise BenchmarkDataError(f"{path}:{line}: no problem text (one of {', '.join(_PROBLEM_KEYS)})")
+        gold = _gold_of(row)
+        if gold is None:
+            raise BenchmarkDataError(f"{path}:{line}: no reference answer (one of {', '.join(_GOLD_KEYS)}, or a "
+                                     "\\boxed{} answer in 'solution')")
+        meta = {k: row[k] for k in ("subject", "level", "type", "subfield", "difficulty") if row.get(k) is not None}
+        if "type" in meta and "subject" not in meta:
+            meta["subject"] = meta.pop("type")
+        out.append(Problem(problem_id=pid, gold=gold, fields={"question": text.strip()}, meta=meta))
+    return out
+
+
+def _json_rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BenchmarkDataError(f"{path}: not a readable JSON file: {exc}") from exc
+    if isinstance(data, dict):
+        data = next((v for v in data.values() if isinstance(v, list)), [data])
+    for i, row in enumerate(data, start=1):
+        if not isinstance(row, dict):
+            raise BenchmarkDataError(f"{path}: item {i} is not an object")
+        yield i, row
+
+
+def load_livecodebench(path: str | Path | None = None, release: str = "release_v5",
+                       start_date: str | None = "2024-08-01", end_date: str | None = "2025-01-31") -> list[Problem]:
     """LiveCodeBench code generation (official `code_generation_lite` schema, tests included) from `path`,
     $DISTILLERY_LCB_PATH or the hub, limited to the contest-date window (R1 / AM: 2024-08 .. 2025-01)."""
     from eval.livecodebench import build_prompt, load_problems
@@ -195,8 +268,8 @@ def load_livecodebench(path: str | Path | None = None, release: str = "release_v
     chosen = path or os.environ.get(LCB_ENV)
     try:
         problems = load_problems(chosen, release=release, start_date=start_date, end_date=end_date)
-    except ValueError as exc:
-        raise BenchmarkDataError(str(exc)) from exc
+    except (ValueError, OSError) as exc:  # a bad row, a wrong path
+        raise BenchmarkDataError(f"livecodebench: {exc}") from exc
     except Exception as exc:  # the hub is unreachable or the dataset download failed
         if chosen:
             raise

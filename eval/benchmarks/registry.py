@@ -12,6 +12,7 @@ from eval.benchmarks.loaders import (
     load_gsm8k_test,
     load_livecodebench,
     load_math500,
+    load_math_file,
 )
 
 # DeepSeek-R1 README: no system prompt, this instruction in the user turn.
@@ -56,6 +57,9 @@ BENCHMARKS: dict[str, Benchmark] = {
                   "path, $DISTILLERY_GPQA_PATH, or hub Idavidrein/gpqa (gated)"),
         Benchmark("gsm8k", load_gsm8k_test, MATH_PROMPT, "math", "pass@1", 1, None,
                   "path, $DISTILLERY_GSM8K_TEST_PATH, or hub openai/gsm8k (test)"),
+        # Any other math file a user has: the full MATH test (OpenMath's MATH column), AMC, OlympiadBench, …
+        Benchmark("math", load_math_file, MATH_PROMPT, "math", "pass@1", 1, None,
+                  "path or $DISTILLERY_MATH_PATH: a JSONL/JSON/CSV/Parquet file with problem and answer (or a boxed solution)"),
         # The official LiveCodeBench prompt is built per problem by eval.livecodebench; graded in the sandbox.
         Benchmark("livecodebench", load_livecodebench, "{question}", "code", "pass@1", 4, "LCB",
                   "path (code_generation_lite files with tests), $DISTILLERY_LCB_PATH, or hub "

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from eval.grading.extract import answer_tag, final_part, last_boxed
 
 LETTERS = "ABCD"
+# Letters found by these rules are in the format the prompt asks for ("Answer: X", a boxed letter, <answer>).
+STRICT_CHOICE_HOWS = frozenset({"answer_tag", "answer_line", "boxed"})
 
 # Only the keyword is case-insensitive: a lowercase "a" after "answer" is an article, not option A.
 _ANSWER_LINE = re.compile(r"(?i:answer)\s*(?:(?i:is)\s*)?[:：]?\s*[*$]*\s*[\(\[]?\s*([A-D])(?![\w'-])")
@@ -30,7 +32,11 @@ class ChoiceGrade:
     correct: bool
     extracted: str | None
     reason: str  # ok | wrong answer | no answer | truncated
-    how: str  # answer_line | boxed | standalone | none | truncated
+    how: str  # answer_tag | answer_line | boxed | standalone | none | truncated
+
+    @property
+    def format_ok(self) -> bool:
+        return self.how in STRICT_CHOICE_HOWS
 
 
 def permutation(record_id: str, n_options: int = 4) -> list[int]:
@@ -49,7 +55,7 @@ def shuffle_options(record_id: str, correct: str, incorrect: Sequence[str]) -> t
     return options, LETTERS[perm.index(0)], perm
 
 
-def _letter(text: str) -> tuple[str | None, str]:
+def _letter(text: str, strict: bool = False) -> tuple[str | None, str]:
     lines = _ANSWER_LINE.findall(text)
     if lines:
         return lines[-1], "answer_line"
@@ -58,29 +64,32 @@ def _letter(text: str) -> tuple[str | None, str]:
         m = _BOXED_LETTER.match(boxed)
         if m:
             return m.group(1), "boxed"
+    if strict:
+        return None, "none"
     standalone = _STANDALONE.findall(text)
     if standalone:
         return standalone[-1], "standalone"
     return None, "none"
 
 
-def extract_choice(response: str) -> tuple[str | None, str, bool]:
-    """(letter or None, how, truncated): cut at `</think>`, prefer `<answer>`, then "Answer: X", boxed, last letter."""
+def extract_choice(response: str, strict: bool = False) -> tuple[str | None, str, bool]:
+    """(letter or None, how, truncated): cut at `</think>`, prefer `<answer>`, then "Answer: X", boxed, and
+    (unless `strict`) the last standalone letter."""
     text, truncated = final_part(response)
     if text is None:
         return None, "truncated", True
     tagged = answer_tag(text)
     if tagged:
-        letter, how = _letter(tagged)
-        if letter:
-            return letter, how, False
-    letter, how = _letter(text)
+        letter, _ = _letter(tagged)
+        if letter:  # inside <answer> any rule counts: the tag is the requested format
+            return letter, "answer_tag", False
+    letter, how = _letter(text, strict)
     return letter, how, False
 
 
-def grade_choice(correct_letter: str, response: str) -> ChoiceGrade:
+def grade_choice(correct_letter: str, response: str, strict: bool = False) -> ChoiceGrade:
     """Grade one response against the letter of the correct option (after shuffling)."""
-    letter, how, truncated = extract_choice(response)
+    letter, how, truncated = extract_choice(response, strict)
     if truncated:
         return ChoiceGrade(False, None, "truncated", how)
     if letter is None:

@@ -1,282 +1,162 @@
-"""Math answer grading: extract the final answer, compare it with the reference using math-verify.
+"""Math answer grading: extract the final answer, normalise both sides, compare with two independent graders.
 
-Every comparison that reaches sympy runs in a worker process under a hard per-item deadline: math-verify's
-own timeouts use SIGALRM (main thread only, and they cannot interrupt sympy while it is inside C code), and
-an input such as `9^{9^{9^{9^{9}}}}` would otherwise hang the caller. Plain integer answers (GSM8K, AIME) and
-answers written exactly like the gold are decided in-process without sympy, which is exact and much faster.
+Primary grader (its verdict is `correct`): the normalised answers are equal as text, as integers, or as
+choice letters — decided here, in-process — or else math-verify says they are equal (eval/grading/verify.py).
+Second grader (`second_correct`): eval/grading/math_equal.py, a Qwen2.5-Math / PRIME style `math_equal` with
+its own normaliser and its own LaTeX-to-sympy parser. Both see every sample; whatever needs sympy runs in the
+worker pool under the same hard per-item deadline (eval/grading/pool.py), so no answer can hang a run.
+
+Speed: identical (reference, answer) pairs are graded once per call (64 samples of a problem mostly write the
+same answer), and most pairs never reach sympy.
 """
 
 from __future__ import annotations
 
-import atexit
-import logging
-import os
 import re
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from functools import lru_cache
 
-from eval.grading.extract import Extracted, extract_answer
+from eval.grading.extract import STRICT_HOWS, Extracted, extract_answer
+from eval.grading.math_equal import quick_equal
+from eval.grading.normalize import choice_letter, compact, exact_number, normalize_answer, shape
+from eval.grading.pool import run_jobs
 
-__all__ = ["Extracted", "MathGrade", "extract_answer", "grade", "grade_many", "GraderPool", "verify_answer", "serve"]
+__all__ = ["Extracted", "MathGrade", "extract_answer", "grade", "grade_many", "compare"]
 
-_INT = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)")
+_INT = re.compile(r"[-+]?\d{1,40}")
+MAX_INPROCESS_CHARS = 1000
 
 
 @dataclass
 class MathGrade:
-    """Verdict for one response: `reason` is ok | wrong answer | no answer | truncated | timeout | parse error
-    | gold parse error | grader crashed | grader error."""
+    """Verdict for one response. `reason`: ok | wrong answer | no answer | truncated | timeout | parse error |
+    gold parse error | grader crashed | grader error. `how`: which extraction step found the answer.
+    `method`: what decided the primary verdict (exact | numeric | choice | math_verify)."""
 
     correct: bool
     extracted: str | None
     reason: str
+    how: str = "none"
+    method: str | None = None
+    second_correct: bool | None = None
+    second_reason: str | None = None
+
+    @property
+    def format_ok(self) -> bool:
+        """The answer was in `<answer>` or the last `\\boxed{}` after the reasoning."""
+        return self.how in STRICT_HOWS
+
+    @property
+    def graders_agree(self) -> bool:
+        return self.second_correct is None or self.second_correct == self.correct
 
 
-def _as_int(text: str) -> int | None:
-    text = text.strip()
-    if _INT.fullmatch(text):
-        return int(text.replace(",", ""))
+@lru_cache(maxsize=1 << 16)  # pure over strings; the samples of a problem mostly repeat answers
+def _primary_quick(gold: str, pred: str) -> tuple[bool, str] | None:
+    """(correct, method) when normalised text, integers or choice letters decide; None for math-verify."""
+    letter = choice_letter(gold, labelled=False)
+    if letter is not None:
+        return choice_letter(pred, labelled=True) == letter, "choice"
+    gn = _normalized_gold(gold)
+    pn = normalize_answer(pred, gn)
+    if compact(gn) == compact(pn):
+        return True, "exact"
+    if _INT.fullmatch(gn) and _INT.fullmatch(pn):  # AIME "023" == 23, GSM8K "1,080" == 1080
+        return int(gn) == int(pn), "numeric"
+    g_val, p_val = exact_number(gn), exact_number(pn)
+    if g_val is not None and p_val is not None:
+        if g_val == p_val:
+            return True, "numeric"
+        if "." not in gn + pn:  # exact fractions that differ; decimals go to math-verify, which rounds them
+            return False, "numeric"
+        return None
+    g_shape, p_shape = shape(gn), shape(pn)
+    if g_shape != p_shape and "expr" not in (g_shape, p_shape) and "symbolic" not in (g_shape, p_shape):
+        return False, "shape"  # a number is never a tuple, a matrix or a word
+    if {g_shape, p_shape} == {"number", "symbolic"}:
+        return False, "shape"  # a number never equals an expression in a free variable
     return None
 
 
-def _gold_latex(gold: str) -> str:
-    gold = gold.strip()
-    return gold if "\\boxed" in gold else "\\boxed{" + gold + "}"
+@lru_cache(maxsize=1 << 16)
+def _second_quick(pred: str, gold: str) -> bool | None:
+    return quick_equal(pred, gold, percent="%" in gold or "%" in pred)
 
 
-_PROSE = re.compile(r"[A-Za-z]{2,}[,.:;]?\s+[A-Za-z]{2,}")
-_LATEX_CMD = re.compile(r"\\[A-Za-z]+")
+@lru_cache(maxsize=1 << 12)
+def _normalized_gold(gold: str) -> str:
+    return normalize_answer(gold)
 
 
-def _pred_text(ex: Extracted) -> str:
-    """What math-verify parses for the prediction: a box around an extracted answer, or, for an `<answer>`
-    block written as prose ("The answer is $5$."), the text itself for math-verify to search."""
-    assert ex.answer is not None
-    if ex.how == "answer_tag" and _PROSE.search(_LATEX_CMD.sub(" ", ex.answer)):
-        return ex.answer
-    return "\\boxed{" + ex.answer + "}"
-
-
-_SAME_TEXT_DROP = re.compile(r"\s+|\\left(?![A-Za-z])|\\right(?![A-Za-z])|\\[!,; ]|\$")
-
-
-def _same_text(a: str, b: str) -> bool:
-    """Equal after removing spacing and sizing commands: the same written answer, so equal in value."""
-    def norm(x: str) -> str:
-        return _SAME_TEXT_DROP.sub("", x).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-
-    return norm(a) == norm(b)
-
-
-def _quick(gold: str, ex: Extracted) -> MathGrade | None:
-    """A verdict that needs no sympy, or None when the pair must go to math-verify."""
-    if ex.truncated:
-        return MathGrade(False, None, "truncated")
-    if ex.answer is None:
-        return MathGrade(False, None, "no answer")
-    g, p = _as_int(gold), _as_int(ex.answer)
-    if g is not None and p is not None:  # AIME "023" == 23, GSM8K "1,080" == 1080
-        return MathGrade(g == p, ex.answer, "ok" if g == p else "wrong answer")
-    if ex.how != "answer_tag" and _same_text(gold, ex.answer):
-        return MathGrade(True, ex.answer, "ok")
-    return None
-
-
-def verify_answer(gold: str, pred_text: str) -> tuple[bool, str]:
-    """math-verify comparison without time limits (call it only where a deadline is enforced from outside)."""
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
-
-    gold_parsed = parse(
-        _gold_latex(gold), extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()], parsing_timeout=None
-    )
-    if not gold_parsed:
-        return False, "gold parse error"
-    pred_parsed = parse(
-        pred_text,
-        extraction_config=[LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()],
-        parsing_timeout=None,
-    )
-    if not pred_parsed:
-        return False, "parse error"
-    ok = verify(gold_parsed, pred_parsed, timeout_seconds=None)
-    return ok, "ok" if ok else "wrong answer"
-
-
-def serve(fd: int) -> None:
-    """Worker loop (run in a child process): grade jobs arriving on socket `fd` until it closes."""
-    # Timeouts are the parent's job (it kills this process); silence math-verify's "timeout disabled" warning.
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-    verify_answer("\\frac{1}{2}", "\\boxed{0.5}")  # warm the parsers so start-up never counts against a deadline
-    conn = Connection(fd)
-    conn.send("ready")
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        idx, gold, pred = job
-        try:
-            ok, reason = verify_answer(gold, pred)
-        except Exception as exc:  # a grader bug must cost one item, not the batch
-            ok, reason = False, f"grader error: {type(exc).__name__}"
-        conn.send((idx, ok, reason))
-
-
-def _child_env() -> dict[str, str]:
-    # The child must import this package even when it is not installed (tests, a checkout on PYTHONPATH).
-    paths = [p or os.getcwd() for p in sys.path]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-
-
-class _Worker:
-    """One grader child process. States: starting (until it says ready), idle, busy with `job`."""
-
-    def __init__(self) -> None:
-        ours, theirs = socket.socketpair()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from eval.grading.math import serve; serve(int(sys.argv[1]))",
-             str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),), env=_child_env(), stdin=subprocess.DEVNULL,
-        )
-        theirs.close()
-        self.conn = Connection(ours.detach())
-        self.ready = False
-        self.started = time.monotonic()
-        self.job: tuple[int, float] | None = None  # (index, deadline)
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        self.conn.close()
-
-
-class GraderPool:
-    """Worker processes that grade one item at a time; an item past its deadline gets its worker killed.
-
-    Hand-written rather than concurrent.futures / multiprocessing.Pool because neither can kill one hung
-    task and carry on; this pool replaces just that worker and marks the item "timeout". Workers are fresh
-    interpreters (subprocess, not fork) so a caller holding threads (torch) or an unguarded `__main__`
-    script is safe.
-    """
-
-    START_TIMEOUT_S = 120.0
-
-    def __init__(self, workers: int) -> None:
-        self.size = workers
-        self._workers = [_Worker() for _ in range(workers)]
-
-    def run(self, jobs: Sequence[tuple[int, str, str]], timeout_s: float) -> dict[int, tuple[bool, str]]:
-        """Grade (index, gold, pred_text) jobs; returns {index: (correct, reason)}."""
-        pending = deque(jobs)
-        results: dict[int, tuple[bool, str]] = {}
-        while pending or any(w.job for w in self._workers):
-            for w in self._workers:
-                if w.ready and w.job is None and pending:
-                    idx, gold, pred = pending.popleft()
-                    w.job = (idx, time.monotonic() + timeout_s)
-                    w.conn.send((idx, gold, pred))
-            watched = [w for w in self._workers if w.job or not w.ready]
-            deadlines = [w.job[1] if w.job else w.started + self.START_TIMEOUT_S for w in watched]
-            ready = wait([w.conn for w in watched], timeout=max(0.0, min(deadlines) - time.monotonic()))
-            for i, w in enumerate(self._workers):
-                if w.conn in ready:
-                    try:
-                        msg = w.conn.recv()
-                    except (EOFError, OSError):
-                        msg = None
-                    if msg == "ready":
-                        w.ready = True
-                        continue
-                    if msg is not None and w.job is not None:
-                        idx, ok, reason = msg
-                        results[idx] = (ok, reason)
-                        w.job = None
-                        continue
-                    if w.job is None:
-                        raise RuntimeError(f"math grader worker exited during start-up (code {w.proc.poll()})")
-                    results[w.job[0]] = (False, "grader crashed")
-                elif w.job is not None and time.monotonic() >= w.job[1]:
-                    results[w.job[0]] = (False, "timeout")
-                elif not w.ready and time.monotonic() >= w.started + self.START_TIMEOUT_S:
-                    raise RuntimeError(f"math grader worker did not start within {self.START_TIMEOUT_S:.0f} s")
-                else:
-                    continue
-                w.kill()
-                self._workers[i] = _Worker()
-        return results
-
-    def close(self) -> None:
-        for w in self._workers:
-            try:
-                w.conn.send(None)
-            except OSError:
-                pass
-            try:
-                w.proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                w.proc.kill()
-                w.proc.wait()
-            w.conn.close()
-        self._workers = []
-
-
-_POOL: GraderPool | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-
-
-def _shared_pool(workers: int) -> GraderPool:
-    global _POOL
-    if _POOL is None or _POOL.size != workers:
-        if _POOL is not None:
-            _POOL.close()
-        _POOL = GraderPool(workers)
-    return _POOL
-
-
-@atexit.register
-def _close_pool() -> None:
-    global _POOL
-    if _POOL is not None:
-        _POOL.close()
-        _POOL = None
+def compare(gold: str, pred: str, timeout_s: float = 5.0, workers: int | None = None) -> tuple[bool, str]:
+    """Primary verdict for an already extracted answer: (equal, reason)."""
+    g = grade_many([(gold, "\\boxed{" + pred + "}")], timeout_s=timeout_s, workers=workers, second=False)[0]
+    return g.correct, g.reason
 
 
 def grade_many(
-    pairs: Sequence[tuple[str, str]], timeout_s: float = 5.0, workers: int | None = None
+    pairs: Sequence[tuple[str, str]],
+    timeout_s: float = 5.0,
+    workers: int | None = None,
+    strict: bool = False,
+    second: bool = True,
 ) -> list[MathGrade]:
-    """Grade (gold, response) pairs in order; each item that needs sympy gets at most `timeout_s` seconds."""
-    out: list[MathGrade | None] = [None] * len(pairs)
-    jobs: list[tuple[int, str, str]] = []
-    extracted: dict[int, str] = {}
+    """Grade (gold, response) pairs in order; each item that needs sympy gets at most `timeout_s` seconds per
+    grader. `strict` accepts only `<answer>` / `\\boxed{}` answers; `second` runs the second grader too."""
+    out: list[MathGrade] = []
+    jobs: list[tuple] = []
+    job_of: dict[tuple, int] = {}  # identical comparisons are graded once
+    waiting: list[tuple[int, int | None, int | None]] = []  # (item, primary job, second job)
+
+    def job(key: tuple) -> int:
+        if key not in job_of:
+            job_of[key] = len(jobs)
+            jobs.append((len(jobs), *key))
+        return job_of[key]
+
     for i, (gold, response) in enumerate(pairs):
-        ex = extract_answer(response)
-        quick = _quick(str(gold), ex)
+        gold = str(gold)
+        ex = extract_answer(response, strict=strict)
+        if ex.truncated or ex.answer is None:
+            reason = "truncated" if ex.truncated else "no answer"
+            out.append(MathGrade(False, None, reason, ex.how, None, False if second else None,
+                                 reason if second else None))
+            continue
+        grade = MathGrade(False, ex.answer, "", ex.how)
+        # Answers longer than any real one are normalised and compared only in the deadline-bound workers.
+        short = len(ex.answer) <= MAX_INPROCESS_CHARS and len(gold) <= MAX_INPROCESS_CHARS
+        quick = _primary_quick(gold, ex.answer) if short else None
+        p_job = None
         if quick is not None:
-            out[i] = quick
+            grade.correct, grade.method = quick
+            grade.reason = "ok" if grade.correct else "wrong answer"
+        elif short:
+            gn = _normalized_gold(gold)
+            p_job = job(("mv", gn, normalize_answer(ex.answer, gn), gold, ex.answer))
         else:
-            extracted[i] = ex.answer or ""
-            jobs.append((i, str(gold), _pred_text(ex)))
-    if jobs:
-        with _POOL_LOCK:
-            results = _shared_pool(workers or _default_workers()).run(jobs, timeout_s)
-        for i, (ok, reason) in results.items():
-            out[i] = MathGrade(ok, extracted[i], reason)
-    return out  # type: ignore[return-value]
+            p_job = job(("mv", gold, ex.answer, gold, ex.answer))
+        s_job = None
+        if second:
+            decided = _second_quick(ex.answer, gold) if short else None
+            if decided is not None:
+                grade.second_correct, grade.second_reason = decided, "ok" if decided else "wrong answer"
+            else:
+                s_job = job(("eq", ex.answer, gold))
+        out.append(grade)
+        if p_job is not None or s_job is not None:
+            waiting.append((i, p_job, s_job))
+    results = run_jobs(jobs, timeout_s, workers)
+    for i, p_job, s_job in waiting:
+        g = out[i]
+        if p_job is not None:
+            g.correct, g.reason = results[p_job]
+            g.method = "math_verify"
+        if s_job is not None:
+            g.second_correct, g.second_reason = results[s_job]
+    return out
 
 
-def grade(gold: str, response: str, timeout_s: float = 5.0) -> MathGrade:
+def grade(gold: str, response: str, timeout_s: float = 5.0, strict: bool = False) -> MathGrade:
     """Grade one response against a reference answer (safe from any thread; the deadline always holds)."""
-    return grade_many([(gold, response)], timeout_s=timeout_s)[0]
+    return grade_many([(gold, response)], timeout_s=timeout_s, strict=strict)[0]

@@ -21,7 +21,7 @@ from eval.livecodebench.problems import TestCase
 from eval.sandbox.limits import Limits, MiB
 from eval.sandbox.remote import RemoteSandbox
 from eval.sandbox.runner import default_workers
-from eval.sandbox.worker import SandboxWorker, WorkerDied
+from eval.sandbox.runner import run as sandbox_run
 
 DRIVER = Path(__file__).with_name("harness_driver.py")
 DEFAULT_TIMEOUT = 6.0
@@ -94,84 +94,10 @@ def grade_program(
 ) -> GradeResult:
     """Run `program` on every test (stdin/stdout, or `Solution().<func_name>` when func_name is set).
 
-    With `remote`, each test is one request to that SandboxFusion-style service instead of the local sandbox.
+    Each test is one run of the harness driver in a sandbox from the zygote pool (a pre-started sandbox forks
+    a fresh child per run, so tests share nothing), or, with `remote`, one request to that SandboxFusion-style
+    service. Raises SandboxUnavailable when the host cannot isolate and `allow_unisolated` is not set.
     """
-    if remote is not None:
-        return _grade_remote(remote, program, tests, func_name, timeout, global_timeout, stop_on_first_failure,
-                             memory_mb, max_output_mb)
-    started = time.monotonic()
-    n = len(tests)
-    budget = official_global_timeout(timeout, n) if global_timeout is None else global_timeout
-    deadline = started + budget
-    limits = Limits(timeout=budget, cpu=budget + 5, memory_mb=memory_mb, max_output=max_output_mb * MiB,
-                    max_processes=64)
-    verdicts: list[TestVerdict] = []
-    error = ""
-    worker: SandboxWorker | None = None
-
-    def start_worker() -> SandboxWorker | str:
-        w = SandboxWorker(DRIVER, limits, allow_unisolated=allow_unisolated)
-        try:
-            # Loading runs the program's module-level code (official: under the per-test alarm); +5 s for the
-            # interpreter start-up and prelude imports on a busy machine.
-            init = w.request({"code": program, "fn_name": func_name, "max_output": limits.max_output},
-                             timeout=max(0.5, min(timeout + 5.0, deadline - time.monotonic())))
-        except WorkerDied as exc:
-            w.close()
-            return f"program could not be loaded ({exc.status}): {exc.detail[:500]}"
-        if not init["ok"]:
-            w.close()
-            return init["error"].strip()
-        return w
-
-    isolated = True
-    try:
-        for i, test in enumerate(tests):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                verdicts += [TestVerdict("global_timeout")] * (n - i)
-                error = error or f"global time limit of {budget:g} s exceeded"
-                break
-            if worker is None or worker.dead is not None:
-                started_worker = start_worker()
-                if isinstance(started_worker, str):
-                    # Loading failed: the official grader reports one runtime error for the whole program.
-                    verdicts.append(TestVerdict("runtime_error", 0.0, started_worker.splitlines()[-1][:500]))
-                    verdicts += [TestVerdict("not_run")] * (n - i - 1)
-                    error = started_worker
-                    break
-                worker = started_worker
-                isolated = worker.isolated
-            try:
-                reply = worker.request({"input": test.input, "timeout": timeout},
-                                       timeout=min(timeout + 5.0, deadline - time.monotonic()))
-                verdict = _verdict_from_run(reply, test.output, func_name)
-            except WorkerDied as exc:
-                if time.monotonic() >= deadline - 0.01:
-                    verdicts += [TestVerdict("global_timeout")] * (n - i)
-                    error = f"global time limit of {budget:g} s exceeded"
-                    break
-                # The harness itself died (the program killed it, or exhausted the sandbox): this test failed.
-                verdict = TestVerdict("time_limit" if exc.status == "timeout" else "runtime_error", 0.0,
-                                      f"sandbox {exc.status}: {exc.detail[:300]}")
-            verdicts.append(verdict)
-            if verdict.verdict != "passed" and stop_on_first_failure:
-                verdicts += [TestVerdict("not_run")] * (n - i - 1)
-                break
-    finally:
-        if worker is not None:
-            worker.close()
-    if budget and time.monotonic() > deadline and any(v.verdict == "global_timeout" for v in verdicts):
-        # Official: a problem that hits the global limit fails as a whole.
-        verdicts = [v if v.verdict != "not_run" else TestVerdict("global_timeout") for v in verdicts]
-    passed = n > 0 and all(v.verdict == "passed" for v in verdicts)
-    return GradeResult(passed, verdicts, error, round(time.monotonic() - started, 4), isolated)
-
-
-def _grade_remote(remote: RemoteSandbox, program: str, tests: list[TestCase], func_name: str | None,
-                  timeout: float, global_timeout: float | None, stop_on_first_failure: bool, memory_mb: int,
-                  max_output_mb: int) -> GradeResult:
-    """Same rules, one service request per test (the driver runs in its one-shot mode there)."""
     started = time.monotonic()
     n = len(tests)
     budget = official_global_timeout(timeout, n) if global_timeout is None else global_timeout
@@ -179,6 +105,7 @@ def _grade_remote(remote: RemoteSandbox, program: str, tests: list[TestCase], fu
     source = DRIVER.read_text().replace("\nONE_SHOT = False\n", "\nONE_SHOT = True\n", 1)
     verdicts: list[TestVerdict] = []
     error = ""
+    isolated = True
     for i, test in enumerate(tests):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -187,27 +114,43 @@ def _grade_remote(remote: RemoteSandbox, program: str, tests: list[TestCase], fu
             break
         request = {"code": program, "fn_name": func_name, "max_output": max_output_mb * MiB, "input": test.input,
                    "timeout": timeout}
-        run = remote.run(source, stdin=json.dumps(request),
-                         limits=Limits(timeout=min(timeout + 5.0, remaining), memory_mb=memory_mb,
-                                       max_output=2 * max_output_mb * MiB + (1 << 20)))
+        # +5 s over the per-test limit for the interpreter start and the program's module-level code.
+        limits = Limits(timeout=min(timeout + 5.0, remaining), cpu=timeout + 5, memory_mb=memory_mb,
+                        max_output=2 * max_output_mb * MiB + (1 << 20), max_processes=64)
+        if remote is not None:
+            run = remote.run(source, stdin=json.dumps(request), limits=limits)
+        else:
+            run = sandbox_run(source, stdin=json.dumps(request), limits=limits, allow_unisolated=allow_unisolated)
+        isolated = isolated and run.isolated
         try:
             reply = json.loads(run.stdout) if run.status == "ok" else None
         except json.JSONDecodeError:
             reply = None
         if reply is None:
+            if run.status == "timeout" and time.monotonic() >= deadline - 0.01:
+                verdicts += [TestVerdict("global_timeout")] * (n - i)
+                error = f"global time limit of {budget:g} s exceeded"
+                break
+            # The harness itself died (the program killed it, or exhausted the sandbox): this test failed.
             verdict = TestVerdict("time_limit" if run.status == "timeout" else "runtime_error", run.wall_time,
-                                  f"sandbox service: {run.status}: {run.stderr[-300:]}")
+                                  f"sandbox {run.status}: {run.stderr[-300:]}")
         elif not reply["ok"]:
+            # Loading failed: the official grader reports one runtime error for the whole program.
             error = reply["error"].strip()
-            verdict = TestVerdict("runtime_error", 0.0, error.splitlines()[-1][:500])
+            verdicts.append(TestVerdict("runtime_error", 0.0, error.splitlines()[-1][:500] if error else ""))
+            verdicts += [TestVerdict("not_run")] * (n - i - 1)
+            break
         else:
             verdict = _verdict_from_run(reply, test.output, func_name)
         verdicts.append(verdict)
         if verdict.verdict != "passed" and stop_on_first_failure:
             verdicts += [TestVerdict("not_run")] * (n - i - 1)
             break
+    if any(v.verdict == "global_timeout" for v in verdicts):
+        # Official: a problem that hits the global limit fails as a whole.
+        verdicts = [v if v.verdict != "not_run" else TestVerdict("global_timeout") for v in verdicts]
     passed = n > 0 and all(v.verdict == "passed" for v in verdicts)
-    return GradeResult(passed, verdicts, error, round(time.monotonic() - started, 4), True)
+    return GradeResult(passed, verdicts, error, round(time.monotonic() - started, 4), isolated)
 
 
 def grade_many(jobs: list[GradeJob], workers: int | None = None, progress: bool = False) -> list[GradeResult]:

@@ -28,6 +28,10 @@ from eval.sandbox.seccomp import deny_filter
 LAUNCHER = Path(__file__).with_name("launcher.py")
 INSIDE_DIR = "/.sandbox"  # where the launcher and drivers are bound read-only
 SCRATCH = "/tmp"  # the one writable place: a size-capped tmpfs, also cwd and HOME
+# An interpreter installed where the sandbox mounts something of its own (a virtualenv or conda env under /tmp,
+# say) would be hidden by that mount; it is bound under this directory instead, at its host path.
+RELOCATED = "/.sandbox-python"
+_SHADOWED = (SCRATCH, "/dev", "/proc", INSIDE_DIR, RELOCATED)
 # Unprivileged uids with no passwd entry; a random one per run so concurrent runs do not share an NPROC count
 # and cannot signal each other.
 UID_RANGE = (1_200_000, 1_265_535)
@@ -94,10 +98,27 @@ def bwrap_binary() -> str | None:
     return shutil.which("bwrap")
 
 
+def inside_path(host: str) -> str:
+    """Where a host path of the interpreter is seen inside the sandbox: the same path, unless a sandbox mount
+    (the scratch tmpfs at /tmp, /dev, /proc) would hide it; then the same path under RELOCATED."""
+    for top in _SHADOWED:
+        if host == top or host.startswith(top.rstrip("/") + "/"):
+            return RELOCATED + host
+    return host
+
+
+def interpreter_inside() -> str:
+    """The interpreter's path inside the sandbox (the path as invoked, so a virtualenv finds its pyvenv.cfg)."""
+    exe = os.path.abspath(sys.executable)
+    parent = os.path.realpath(os.path.dirname(exe))
+    return inside_path(os.path.join(parent, os.path.basename(exe)))
+
+
 @functools.lru_cache(maxsize=1)
 def python_roots() -> list[str]:
     """Directories the sandboxed interpreter needs, read-only: its prefix, stdlib and site-packages."""
-    candidates = [sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))]
+    candidates = [sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)),
+                  os.path.dirname(os.path.abspath(sys.executable))]
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         candidates.append(sysconfig.get_paths()[key])
     candidates += [p for p in sys.path if p and ("site-packages" in p or "dist-packages" in p)]
@@ -108,9 +129,10 @@ def python_roots() -> list[str]:
     return [r for r in roots if not r.startswith("/usr/")]
 
 
-@functools.lru_cache(maxsize=1)
-def sandbox_sys_path() -> list[str]:
-    """sys.path for the sandboxed program: stdlib and site-packages, never the project or the cwd.
+@functools.lru_cache(maxsize=2)
+def sandbox_sys_path(inside: bool = True) -> list[str]:
+    """sys.path for the sandboxed program: stdlib and site-packages, never the project or the cwd; as seen inside
+    the sandbox (`inside`) or on the host (the unisolated fallback).
 
     The interpreter starts with -S, so .pth files are not executed: they are code (some import half a library
     at every start-up) and they may point at the project's own source, which the program must not see.
@@ -122,7 +144,7 @@ def sandbox_sys_path() -> list[str]:
             continue
         real = os.path.realpath(p)
         if any(real.startswith(pre) for pre in prefixes) or "site-packages" in real or "dist-packages" in real:
-            keep.append(real)
+            keep.append(inside_path(real) if inside else real)
     return list(dict.fromkeys(keep))
 
 
@@ -209,7 +231,8 @@ def build_bwrap(
     argv += _system_binds()
     made: set[str] = set()
     for root in python_roots():
-        argv += _parent_dirs(root, made) + ["--ro-bind", root, root]
+        seen_at = inside_path(root)
+        argv += _parent_dirs(seen_at, made) + ["--ro-bind", root, seen_at]
     argv += ["--proc", "/proc", "--dev", "/dev"]
     # POSIX semaphores and shared memory (multiprocessing) live in /dev/shm: private, size-capped like /tmp.
     argv += ["--size", str(limits.scratch_mb * MiB), "--perms", "1777", "--tmpfs", "/dev/shm"]
@@ -235,9 +258,9 @@ def build_bwrap(
         fds.append(fd)
         argv += ["--seccomp", str(fd)]
     if zygote:
-        argv += ["--chdir", SCRATCH, "--", sys.executable, "-I", "-S", target, *(args or [])]
+        argv += ["--chdir", SCRATCH, "--", interpreter_inside(), "-I", "-S", target, *(args or [])]
         return Launch(argv=argv, pass_fds=tuple(fds), close_fds=fds, report_fd=report_r, info_fd=info_r)
-    argv += ["--chdir", SCRATCH, "--", sys.executable, "-I", "-S", f"{INSIDE_DIR}/launcher.py", target,
+    argv += ["--chdir", SCRATCH, "--", interpreter_inside(), "-I", "-S", f"{INSIDE_DIR}/launcher.py", target,
              str(uid), str(gid), *_rlimit_args(limits, report_w), os.pathsep.join(sandbox_sys_path()), *(args or [])]
     return Launch(argv=argv, pass_fds=tuple(fds), close_fds=fds, report_fd=report_r, info_fd=info_r)
 
@@ -261,7 +284,7 @@ def build_unisolated(
     env = dict(SANDBOX_ENV, HOME=scratch, TMPDIR=scratch)
     report_r, report_w = os.pipe()
     argv = [sys.executable, "-I", "-S", str(LAUNCHER), host_target, "-1", "-1", *_rlimit_args(limits, report_w),
-            os.pathsep.join(sandbox_sys_path()), *(args or [])]
+            os.pathsep.join(sandbox_sys_path(inside=False)), *(args or [])]
     return Launch(argv=argv, pass_fds=(report_w,), cwd=scratch, env=env, isolated=False, backend="unisolated",
                   cleanup=[scratch], close_fds=[report_w], report_fd=report_r)
 

@@ -36,6 +36,7 @@ from eval.sandbox.limits import Limits, MiB
 from eval.sandbox.result import SandboxResult
 from eval.sandbox.runner import MAIN, Job, classify, cleanup, default_workers, kill, reap, start
 from eval.sandbox.stderr_tail import StderrTail
+from eval.spawner import spawner
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
 BACKEND = "bwrap-zygote"
@@ -57,7 +58,8 @@ class Zygote:
         inside = f"{INSIDE_DIR}/{ZYGOTE.name}"
         self._launch = build_bwrap(found, Limits(scratch_mb=scratch_mb), {}, inside, binds={str(ZYGOTE): inside},
                                    args=[os.pathsep.join(sandbox_sys_path())], zygote=True)
-        self.proc = _spawner().submit(start, self._launch, None, True).result()
+        # bwrap's --die-with-parent follows the thread that starts it: start zygotes from the long-lived spawner.
+        self.proc = spawner().submit(start, self._launch, None, True).result()
         assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self._in, False)
@@ -320,17 +322,6 @@ class ZygotePool:
 
 _shared: ZygotePool | None = None
 _shared_lock = threading.Lock()
-_spawn_thread: ThreadPoolExecutor | None = None
-
-
-def _spawner() -> ThreadPoolExecutor:
-    """The one thread that starts zygotes. bwrap's --die-with-parent is a parent-death signal, and Linux sends it
-    when the *thread* that forked bwrap ends; run_many's worker threads end after every batch, this one never."""
-    global _spawn_thread
-    with _shared_lock:
-        if _spawn_thread is None:
-            _spawn_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-zygote-spawner")
-        return _spawn_thread
 
 
 def shared_pool(found: Probe) -> ZygotePool:
@@ -352,8 +343,8 @@ def close_shared_pool() -> None:
 
 def _forget_in_child() -> None:
     # A forked copy of this process shares the parent's pipes to its zygotes: it must start its own.
-    global _shared, _shared_lock, _spawn_thread
-    _shared, _shared_lock, _spawn_thread = None, threading.Lock(), None
+    global _shared, _shared_lock
+    _shared, _shared_lock = None, threading.Lock()
 
 
 atexit.register(close_shared_pool)

@@ -21,7 +21,7 @@ def _synthetic_gpqa(n: int) -> list[dict[str, str]]:
 
 
 def test_registry_is_data():
-    assert set(BENCHMARKS) == {"math500", "aime24", "gpqa_diamond", "gsm8k", "livecodebench"}
+    assert set(BENCHMARKS) == {"math500", "aime24", "gpqa_diamond", "gsm8k", "livecodebench", "math"}
     for b in BENCHMARKS.values():
         assert b.grader in ("math", "choice", "code") and b.metric == "pass@1" and b.default_samples >= 1
     assert BENCHMARKS["aime24"].default_samples == 16  # AM protocol

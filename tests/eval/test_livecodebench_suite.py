@@ -10,6 +10,7 @@ import yaml
 from eval.benchmarks import load_benchmark
 from eval.benchmarks.registry import get_benchmark
 from eval.generation.base import Completion
+from eval.grading.dispatch import GradeOptions
 from eval.jsonl import read_jsonl
 from eval.livecodebench.problems import encode_private_tests
 from eval.run import grade_rows
@@ -58,8 +59,8 @@ def test_grade_rows_runs_programs_in_the_sandbox(lcb_file):
                     Completion("<think>still thinking ```python\nprint(3)\n```", 10, "length")],
                    [Completion(call_ok, 10, "stop"), Completion("<think>x</think> no code here", 5, "stop"),
                     Completion(call_ok.replace("sum(nums)", "len(nums)"), 10, "stop")]]
-    rows = grade_rows(bench, problems, [bench.render(p) for p in problems], completions, timeout_s=5.0,
-                      workers=2, code_timeout_s=6.0)
+    rows = grade_rows(bench, problems, [bench.render(p) for p in problems], completions,
+                      GradeOptions(workers=2, code_timeout_s=6.0))
     assert [r["correct"] for r in rows] == [True, False, False, True, False, False]
     assert [r["reason"] for r in rows][:3] == ["ok", "wrong_answer", "truncated"]
     assert [r["reason"] for r in rows][3:5] == ["ok", "no answer"]

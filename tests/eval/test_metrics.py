@@ -48,7 +48,7 @@ def test_summarize_pins_every_number():
     s = summarize(rows)
     assert s == {
         "n_problems": 2, "n_samples": 4, "samples_per_problem": 2,
-        "pass@1": 25.0, "pass@2": 50.0, "maj@2": 50.0,
+        "pass@1": 25.0, "pass@1_stderr": 25.0, "pass@2": 50.0, "maj@2": 50.0,
         "truncated_rate": 25.0, "no_answer_rate": 25.0, "mean_tokens": 25.0,
     }
     assert summarize([])["n_problems"] == 0

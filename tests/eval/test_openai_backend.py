@@ -70,11 +70,11 @@ def test_backend_returns_n_completions_per_chat(server, tiny_model):
             assert isinstance(c.text, str) and c.n_tokens == 6 and c.finish_reason == "length"
 
 
-def test_eval_run_through_the_server(server, tiny_model, repo, tmp_path):
+def test_every_benchmark_through_the_server(server, tiny_model, suite_recipe, tmp_path):
+    """All five benchmarks (GPQA from ../shared, LiveCodeBench on official-schema fixtures) via `transformers serve`."""
     out = tmp_path / "openai_run"
-    rc = run_main([str(repo / "recipes" / "eval" / "quick.yaml"), "--model", str(tiny_model), "--backend", "openai",
-                   f"openai.base_url={server}", "--out", str(out), "limit=2", "samples=2",
-                   "sampling.max_new_tokens=8", "prompt.think_prefix=false", "openai.concurrency=4"])
+    rc = run_main([str(suite_recipe()), "--model", str(tiny_model), "--backend", "openai", f"openai.base_url={server}",
+                   "--out", str(out), "openai.concurrency=4"])
     assert rc == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["backend"] == "openai"
@@ -83,5 +83,8 @@ def test_eval_run_through_the_server(server, tiny_model, repo, tmp_path):
         ("test/precalculus/807.json", 0), ("test/precalculus/807.json", 1),
         ("test/intermediate_algebra/1994.json", 0), ("test/intermediate_algebra/1994.json", 1)]
     assert all(r["n_tokens"] == 8 and r["truncated"] for r in rows)
-    assert summary["benchmarks"]["aime24"]["n_samples"] == 4
-    assert summary["generated_tokens"] == 8 * 8
+    assert set(summary["benchmarks"]) == {"math500", "aime24", "gpqa_diamond", "gsm8k", "livecodebench"}
+    for name, b in summary["benchmarks"].items():
+        assert (b["n_problems"], b["n_samples"]) == (2, 4), name
+        assert len(read_jsonl(out / f"{name}.samples.jsonl")) == 4
+    assert summary["generated_tokens"] == 5 * 4 * 8

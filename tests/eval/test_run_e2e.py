@@ -85,7 +85,7 @@ def test_rerun_with_other_settings_is_refused(run_dir, tiny_model, repo, capsys)
     rc = run_main([str(repo / "recipes" / "eval" / "quick.yaml"), "--model", str(tiny_model), "--out", str(run_dir),
                    *args])
     assert rc == 2
-    assert "different 'sampling'" in capsys.readouterr().err
+    assert "different 'sampling.max_new_tokens' (24 != 25)" in capsys.readouterr().err
 
 
 def test_recipe_errors_name_the_key(repo, capsys):
