@@ -58,9 +58,12 @@ def gsm8k_corpus_rows(gsm8k_jsonl: Path, n: int) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory, shared) -> Path:
-    """A corpus folder like data_prep writes: 64 GSM8K rows in two shards, plus one broken line and one bad row."""
+    """A corpus folder like data_prep writes: 64 GSM8K rows in two shards, plus one broken line and one bad row, and
+    the build's reports (stats.json, contamination.json) that lineage copies into checkpoints."""
     root = tmp_path_factory.mktemp("corpus")
     (root / "data").mkdir()
+    (root / "stats.json").write_text(json.dumps({"name": "gsm8k-test", "rows": 64, "shards": 2}) + "\n")
+    (root / "contamination.json").write_text(json.dumps({"benchmarks": ["math500", "aime24"], "removed": 0}) + "\n")
     rows = gsm8k_corpus_rows(shared / "samples" / "gsm8k_train.jsonl", 64)
     with (root / "data" / "train-00000.jsonl").open("w") as f:
         for r in rows[:32]:
