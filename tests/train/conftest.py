@@ -91,6 +91,7 @@ def run_sft(
     launcher: list[str] | None = None,
     timeout: int = 300,
     wait: bool = True,
+    env: dict | None = None,
 ):
     """Run `train.sft` on the tiny recipe in a subprocess (optionally under `accelerate launch`)."""
     head = launcher if launcher is not None else [sys.executable, "-m", "train.sft"]
@@ -112,13 +113,15 @@ def run_sft(
         return subprocess.Popen(
             cmd,
             cwd=HERE.parents[1],
-            env=sft_env(),
+            env={**sft_env(), "PYTHONUNBUFFERED": "1", **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
         )
-    proc = subprocess.run(cmd, cwd=HERE.parents[1], env=sft_env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        cmd, cwd=HERE.parents[1], env={**sft_env(), **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
     if proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
