@@ -409,6 +409,9 @@ def parse_args(argv: list[str]):
             raise UserError(f"--config {recipe}: not valid YAML ({one_line(err)})") from err
         if not isinstance(data, dict):
             raise UserError(f"--config {recipe}: expected a mapping of keys to values, got {type(data).__name__}")
+    if _prepare_only(argv, data if recipe is not None else {}):
+        # Preparing needs no accelerator: let a GPU recipe's bf16/tf32 pass the dataclass checks on a CPU node.
+        argv = [*argv, "--use_cpu", "true", "--bf16", "false", "--fp16", "false", "--tf32", "false"]
     parser = make_parser()
     if recipe is not None:  # before the dataclasses' own checks, which would complain about something else first
         known = {a.dest for a in parser._actions} | {"env"}
@@ -433,6 +436,18 @@ def parse_args(argv: list[str]):
             raise UserError(f"unknown flag {flag}{_did_you_mean(parser, flag.lstrip('-').replace('-', '_'))}")
         raise UserError(f"unexpected argument {from_cli[0]!r} (overrides are written --key value)")
     return groups
+
+
+def _prepare_only(argv: list[str], recipe: dict) -> bool:
+    """Whether `prepare_only` is on (the last command-line value wins over the recipe's)."""
+    value = recipe.get("prepare_only", False)
+    for i, arg in enumerate(argv):
+        if arg == "--prepare_only":
+            nxt = argv[i + 1] if i + 1 < len(argv) else ""
+            value = True if nxt.startswith("--") or not nxt else nxt
+        elif arg.startswith("--prepare_only="):
+            value = arg.split("=", 1)[1]
+    return str(value).lower() in ("true", "1", "yes")
 
 
 def load_tokenizer(model_args: ModelConfig, training_args: SFTConfig):

@@ -158,3 +158,21 @@ def test_tokenised_corpus_is_cached_once(corpus_dir, tiny_model, tmp_path):
     for shard in (corpus_dir / "data").iterdir():
         (copy / "data" / shard.name).write_text(shard.read_text())
     assert source_fingerprint(copy) != before  # another corpus (path, size or mtime) gets another cache key
+
+
+def test_prepare_only_fills_the_cache_and_records_lineage_on_a_cpu(tiny_model, corpus_dir, tmp_path, capsys):
+    from train.sft import cli
+
+    from .conftest import TINY_RECIPE
+
+    out = tmp_path / "prep"
+    argv = ["--config", str(TINY_RECIPE), "--model_name_or_path", str(tiny_model), "--dataset_name", str(corpus_dir)]
+    # bf16 as in a GPU recipe: preparing needs no accelerator, so it is switched off rather than refused
+    assert cli([*argv, "--output_dir", str(out), "--bf16", "true", "--prepare_only", "true"]) == 0
+    printed = capsys.readouterr().out
+    assert "66 rows read, 56 kept, 8 unverified, 2 rejected (not valid JSON 1, messages[1].role 1)" in printed
+    (cache,) = (out / "tokenized").iterdir()
+    summary = json.loads((cache / "summary.json").read_text())
+    assert summary["examples"] == 56 and summary["lineage"]["content_sha256"]
+    assert json.loads((out / "distillery_corpus.json").read_text()) == summary["lineage"]
+    assert (out / "corpus_stats.json").exists() and not (out / "config.json").exists()
