@@ -236,8 +236,6 @@ def accelerate_command(
     # With DeepSpeed on several machines accelerate otherwise defaults to pdsh over ssh; slurm has already
     # started us on every node, so each node runs its own torchrun ("standard"). Ignored without DeepSpeed.
     cmd += ["--deepspeed_multinode_launcher", "standard"]
-    # A failed worker's own one-line error (train.sft) is the message; without --quiet accelerate adds its traceback.
-    cmd.append("--quiet")
     cmd += list(extra)
     cmd += ["-m", "train.sft", "--config", recipe, *overrides]
     return cmd
