@@ -120,6 +120,14 @@ class PeakSampler:
         self._thread.join()
 
 
+def tokenise(rows, tok, workers: int, tmp: Path, name: str) -> dict:
+    """build_tokenized as train.sft calls it (assistant-only loss, overlong rows dropped); returns its summary."""
+    from train.pretokenize import build_tokenized
+
+    args = dict(max_length=16384, loss_on="assistant", overlong="drop", num_proc=workers)
+    return build_tokenized(rows, tok, tok.chat_template, rejects_dir=tmp / "rejects", out_dir=tmp / name, **args)[1]
+
+
 def child(mode: str, corpus: Path, tokenizer_dir: str, workers: int) -> dict:
     """Run one preparation in this (fresh) process and report its memory."""
     from transformers import AutoTokenizer
@@ -128,23 +136,12 @@ def child(mode: str, corpus: Path, tokenizer_dir: str, workers: int) -> dict:
     with PeakSampler() as sampler, tempfile.TemporaryDirectory(dir=corpus.parent) as tmp:
         if mode == "ours":
             from train.corpus import read_corpus
-            from train.pretokenize import build_tokenized
 
             tok = AutoTokenizer.from_pretrained(tokenizer_dir)
             rows, stats, _ = read_corpus(
                 corpus, num_proc=workers, rejects_dir=Path(tmp) / "rejects", work_dir=Path(tmp) / "work"
             )
-            _, summary = build_tokenized(
-                rows,
-                tok,
-                tok.chat_template,
-                max_length=16384,
-                loss_on="assistant",
-                overlong="drop",
-                num_proc=workers,
-                rejects_dir=Path(tmp) / "rejects",
-                out_dir=Path(tmp) / "tok",
-            )
+            summary = tokenise(rows, tok, workers, Path(tmp), "tok")
             done = {"rows_kept": summary["examples"], "tokens": summary["tokens"]}
         else:  # the previous loader: a Python list of every row, then Dataset.from_list
             from datasets import Dataset
@@ -185,7 +182,6 @@ def tokenisation_rates(corpus: Path, tokenizer_dir: str, rows: int) -> dict[int,
     from transformers import AutoTokenizer
 
     from train.corpus import read_corpus
-    from train.pretokenize import build_tokenized
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     rates = {}
@@ -194,17 +190,7 @@ def tokenisation_rates(corpus: Path, tokenizer_dir: str, rows: int) -> dict[int,
         subset = checked.select(range(min(rows, len(checked))))
         for workers in (1, 2, 1, 2):  # alternated, so that a load change on a shared machine hits both alike
             t0 = time.perf_counter()
-            build_tokenized(
-                subset,
-                tok,
-                tok.chat_template,
-                max_length=16384,
-                loss_on="assistant",
-                overlong="drop",
-                num_proc=workers,
-                rejects_dir=Path(tmp) / "rejects",
-                out_dir=Path(tmp) / f"tok{workers}-{time.monotonic_ns()}",
-            )
+            tokenise(subset, tok, workers, Path(tmp), f"tok{workers}-{time.monotonic_ns()}")
             rates.setdefault(workers, []).append(len(subset) / (time.perf_counter() - t0))
     return {w: max(r) for w, r in rates.items()}
 

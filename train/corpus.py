@@ -13,7 +13,6 @@ it goes and the parts are merged in order at the end.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from bisect import bisect_right
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from train.arrow_map import batched_map
 from train.errors import UserError, one_line
 from train.lineage import corpus_record, scan_files
 from train.rejects import append, clear_parts, merge_parts, part_file
@@ -247,16 +247,14 @@ def read_corpus(
         lineage = corpus_record(str(source), split, None, hub_fingerprint=raw._fingerprint)
 
     clear_parts(rejects_dir, ("corpus", "unverified"))
-    ds = raw.map(
+    ds = batched_map(
+        raw,
         validate_batch,
-        batched=True,
         batch_size=VALIDATE_BATCH,
-        writer_batch_size=VALIDATE_BATCH,
-        with_indices=True,
-        with_rank=True,
-        num_proc=workers,
-        remove_columns=raw.column_names,
         features=chat_features(),
+        out_file=work_dir / "rows.arrow",
+        workers=workers,
+        with_indices=True,
         fn_kwargs={
             "names": names,
             "offsets": offsets[:-1] if files is not None else offsets,
@@ -264,9 +262,6 @@ def read_corpus(
             "require_verified": require_verified,
             "rejects_dir": str(rejects_dir),
         },
-        load_from_cache_file=False,
-        cache_file_name=str(work_dir / "rows.arrow"),
-        new_fingerprint=f"rows-{os.getpid()}",
         desc="Checking corpus rows",
     )
     if files is not None:  # the checked rows are in rows*.arrow now; the raw text copy is no longer needed

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from train.arrow_map import batched_map
 from train.errors import UserError
 from train.rejects import append, clear_parts, merge_parts, part_file
 
@@ -175,15 +176,13 @@ def build_tokenized(
     clear_parts(rejects_dir, ("overlong",))
     workers = num_proc if num_proc and num_proc > 1 else None
     t0 = time.perf_counter()
-    ds = rows.map(
+    ds = batched_map(
+        rows,
         tokenize_batch,
-        batched=True,
         batch_size=TOKENIZE_BATCH,
-        writer_batch_size=TOKENIZE_BATCH,
-        with_rank=True,
-        num_proc=workers,
-        remove_columns=rows.column_names,
         features=tokenized_features(),
+        out_file=out_dir / "tokens.arrow",
+        workers=workers,
         fn_kwargs={
             "tokenizer": tokenizer,
             "template": template,
@@ -191,9 +190,6 @@ def build_tokenized(
             "max_length": max_length,
             "rejects_dir": str(rejects_dir),
         },
-        load_from_cache_file=False,
-        cache_file_name=str(out_dir / "tokens.arrow"),
-        new_fingerprint=f"tokens-{os.getpid()}",
         desc="Tokenising corpus",
     )
     seconds = time.perf_counter() - t0
