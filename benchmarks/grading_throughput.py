@@ -28,9 +28,7 @@ def _read(path: Path) -> list[dict]:
 def _pairs(shared: Path, n_gsm8k: int) -> dict[str, list[tuple[str, str]]]:
     math500 = _read(shared / "benchmarks" / "math500.jsonl")
     gsm8k = _read(shared / "samples" / "gsm8k_train.jsonl")[:n_gsm8k]
-    nemo = [
-        r for i in range(3) for r in _read(shared / "samples" / "nemo_skills_openmath_outputs" / f"output-rs{i}.jsonl")
-    ]
+    nemo = [r for i in range(3) for r in _read(shared / "samples" / "nemo_skills_openmath_outputs" / f"output-rs{i}.jsonl")]
     return {
         "math500_ref": [(r["answer"], r["solution"]) for r in math500],
         "math500_other": [(a["answer"], b["solution"]) for a, b in zip(math500[:-1], math500[1:], strict=True)],
@@ -63,10 +61,8 @@ def main() -> None:
         t_ours = time.perf_counter() - t0
         ours_correct = sum(g.correct for g in grades)
         rate_base, rate_ours = len(pairs) / t_base, len(pairs) / t_ours
-        print(
-            f"{name:<14} {len(pairs):>6} {rate_base:>11.0f} {rate_ours:>13.0f} {rate_ours / rate_base:>5.1f}x  "
-            f"{ours_correct}/{base_correct}"
-        )
+        print(f"{name:<14} {len(pairs):>6} {rate_base:>11.0f} {rate_ours:>13.0f} {rate_ours / rate_base:>5.1f}x  "
+              f"{ours_correct}/{base_correct}")
 
 
 if __name__ == "__main__":

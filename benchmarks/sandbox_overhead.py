@@ -138,30 +138,20 @@ def report(args, workers: int, limits: Limits, script: Path, meter: CpuMeter) ->
     best = {k: min(v) * 1000 for k, v in times.items()}
     print(f"single runs, {args.runs} trivial runs each, interleaved (median / best ms per run):")
     print(f"  plain subprocess.run(python -I -S):  {med['plain']:7.2f} / {best['plain']:6.2f}")
-    print(
-        f"  plain subprocess.run(python):        {med['site']:7.2f} / {best['site']:6.2f}   (site imports, for scale)"
-    )
+    print(f"  plain subprocess.run(python):        {med['site']:7.2f} / {best['site']:6.2f}   (site imports, for scale)")
     for key, label in (("pool", "sandbox run() [zygote pool]:"), ("oneshot", "sandbox run(pool=False) [own bwrap]:")):
-        print(
-            f"  {label:36s} {med[key]:7.2f} / {best[key]:6.2f}   overhead {med[key] - med['plain']:+6.2f} ms"
-            f" (best {best[key] - best['plain']:+.2f}), ratio to plain {med[key] / med['plain']:.2f}x"
-        )
+        print(f"  {label:36s} {med[key]:7.2f} / {best[key]:6.2f}   overhead {med[key] - med['plain']:+6.2f} ms"
+              f" (best {best[key] - best['plain']:+.2f}), ratio to plain {med[key] / med['plain']:.2f}x")
 
-    cpu = {
-        name: cpu_per_run(meter, fn, args.runs)
-        for name, fn in (("plain", plain), ("pool", pooled_run), ("oneshot", oneshot_run))
-    }
+    cpu = {name: cpu_per_run(meter, fn, args.runs) for name, fn in (("plain", plain), ("pool", pooled_run),
+                                                                   ("oneshot", oneshot_run))}
     if cpu["plain"] is not None:
         cores = default_workers()
-        print(
-            "CPU time per run, all processes (cpuacct cgroup; independent of other load) and what it allows on "
-            f"{cores} idle cores:"
-        )
+        print("CPU time per run, all processes (cpuacct cgroup; independent of other load) and what it allows on "
+              f"{cores} idle cores:")
         for name in ("plain", "pool", "oneshot"):
-            print(
-                f"  {name:8s} {cpu[name]:6.2f} ms   ratio to plain {cpu[name] / cpu['plain']:.2f}x   "
-                f"=> {cores * 1000 / cpu[name]:5.0f} runs/s"
-            )
+            print(f"  {name:8s} {cpu[name]:6.2f} ms   ratio to plain {cpu[name] / cpu['plain']:.2f}x   "
+                  f"=> {cores * 1000 / cpu[name]:5.0f} runs/s")
 
     def plain_batch(n: int) -> None:
         pooled(plain, n, workers)
@@ -172,28 +162,20 @@ def report(args, workers: int, limits: Limits, script: Path, meter: CpuMeter) ->
         def batch(n: int) -> None:
             results = run_many(jobs[:n], workers=workers, pool=pool)
             assert all(r.status == "ok" for r in results), [r for r in results if r.status != "ok"][:1]
-
         return batch
 
     per = max(1, args.pool_runs // args.blocks)
-    rates = rate_blocks(
-        {"plain": plain_batch, "pool": sandbox_batch(True), "oneshot": sandbox_batch(False)}, per, args.blocks
-    )
+    rates = rate_blocks({"plain": plain_batch, "pool": sandbox_batch(True), "oneshot": sandbox_batch(False)},
+                        per, args.blocks)
     med_r = {k: statistics.median(v) for k, v in rates.items()}
     best_r = {k: max(v) for k, v in rates.items()}
-    print(
-        f"batches: {workers} concurrent runs, {args.blocks} alternating blocks of {per} trivial runs "
-        "(median / best block, runs/s):"
-    )
+    print(f"batches: {workers} concurrent runs, {args.blocks} alternating blocks of {per} trivial runs "
+          "(median / best block, runs/s):")
     print(f"  plain subprocess.run(python -I -S):       {med_r['plain']:7.1f} / {best_r['plain']:6.1f}")
-    print(
-        f"  sandbox run_many() [zygote pool]:         {med_r['pool']:7.1f} / {best_r['pool']:6.1f}"
-        f"   ratio to plain {med_r['pool'] / med_r['plain']:.2f}x"
-    )
-    print(
-        f"  sandbox run_many(pool=False) [own bwrap]: {med_r['oneshot']:7.1f} / {best_r['oneshot']:6.1f}"
-        f"   ratio to plain {med_r['oneshot'] / med_r['plain']:.2f}x"
-    )
+    print(f"  sandbox run_many() [zygote pool]:         {med_r['pool']:7.1f} / {best_r['pool']:6.1f}"
+          f"   ratio to plain {med_r['pool'] / med_r['plain']:.2f}x")
+    print(f"  sandbox run_many(pool=False) [own bwrap]: {med_r['oneshot']:7.1f} / {best_r['oneshot']:6.1f}"
+          f"   ratio to plain {med_r['oneshot'] / med_r['plain']:.2f}x")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} (1 min)")
 
 

@@ -115,9 +115,8 @@ def _write_model(folder: Path, text_file: Path) -> None:
 
 def build_tiny_model(out_dir: Path, text_file: Path | None = None) -> Path:
     """Build (or reuse) the tiny model + tokenizer at `out_dir`; safe when several processes race to build it."""
-    return build_once(
-        out_dir, COMPLETE_MARKER, lambda tmp: _write_model(tmp, Path(text_file) if text_file else default_text_file())
-    )
+    return build_once(out_dir, COMPLETE_MARKER,
+                      lambda tmp: _write_model(tmp, Path(text_file) if text_file else default_text_file()))
 
 
 def main(argv: list[str] | None = None) -> None:
