@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from train.errors import UserError
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "chat_templates"
 END_OF_TURN = "<|im_end|>"
+
+
+class TemplateError(UserError, ValueError):
+    """A chat template that would train the wrong thing; the message names the template and the failed check."""
 
 
 def template_path(name_or_path: str | Path) -> Path:
@@ -17,16 +23,14 @@ def template_path(name_or_path: str | Path) -> Path:
     if shipped.exists():
         return shipped
     known = sorted(t.stem for t in TEMPLATE_DIR.glob("*.jinja"))
-    raise FileNotFoundError(f"chat template {name_or_path!r}: no such file and not one of the shipped names {known}")
+    raise TemplateError(
+        f"chat_template_path {str(name_or_path)!r}: no such .jinja file and not one of the shipped names {known}"
+    )
 
 
 def load_chat_template(name_or_path: str | Path) -> str:
     """Text of a chat template given by shipped name or path."""
     return template_path(name_or_path).read_text()
-
-
-class TemplateError(ValueError):
-    """A chat template that would train the wrong thing; the message names the template and the failed check."""
 
 
 _PROBE = [

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from train.errors import UserError
+
 AUTO = {"auto", "true", "latest", "last"}
 OFF = {"", "false", "none", "no"}
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
@@ -34,5 +36,5 @@ def resolve_resume(value: str | bool | None, output_dir: str | Path) -> str | No
         done = complete_checkpoints(output_dir)
         return str(done[-1]) if done else None
     if not (Path(text) / "trainer_state.json").exists():
-        raise FileNotFoundError(f"resume_from_checkpoint: {text} is not a complete checkpoint (no trainer_state.json)")
+        raise UserError(f"resume_from_checkpoint {text}: not a complete checkpoint (no trainer_state.json in it)")
     return text

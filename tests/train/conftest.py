@@ -58,9 +58,12 @@ def gsm8k_corpus_rows(gsm8k_jsonl: Path, n: int) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory, shared) -> Path:
-    """A corpus folder like data_prep writes: 64 GSM8K rows in two shards, plus one broken line and one bad row."""
+    """A corpus folder like data_prep writes: 64 GSM8K rows in two shards, plus one broken line and one bad row, and
+    the build's reports (stats.json, contamination.json) that lineage copies into checkpoints."""
     root = tmp_path_factory.mktemp("corpus")
     (root / "data").mkdir()
+    (root / "stats.json").write_text(json.dumps({"name": "gsm8k-test", "rows": 64, "shards": 2}) + "\n")
+    (root / "contamination.json").write_text(json.dumps({"benchmarks": ["math500", "aime24"], "removed": 0}) + "\n")
     rows = gsm8k_corpus_rows(shared / "samples" / "gsm8k_train.jsonl", 64)
     with (root / "data" / "train-00000.jsonl").open("w") as f:
         for r in rows[:32]:
@@ -88,6 +91,7 @@ def run_sft(
     launcher: list[str] | None = None,
     timeout: int = 300,
     wait: bool = True,
+    env: dict | None = None,
 ):
     """Run `train.sft` on the tiny recipe in a subprocess (optionally under `accelerate launch`)."""
     head = launcher if launcher is not None else [sys.executable, "-m", "train.sft"]
@@ -109,13 +113,15 @@ def run_sft(
         return subprocess.Popen(
             cmd,
             cwd=HERE.parents[1],
-            env=sft_env(),
+            env={**sft_env(), "PYTHONUNBUFFERED": "1", **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
         )
-    proc = subprocess.run(cmd, cwd=HERE.parents[1], env=sft_env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        cmd, cwd=HERE.parents[1], env={**sft_env(), **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
     if proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+from train.errors import UserError
+from train.lineage import content_hash, scan_files
 
 from .conftest import accelerate_cmd, losses, run_sft, sft_env
 
@@ -28,14 +32,18 @@ EXPECTED = [6.92248, 6.77369, 6.62327, 6.54714, 6.45521, 6.41862, 6.38547, 6.460
 DEMO_EXPECTED = [1.28016, 1.08153, 1.31582, 1.23002, 1.34404, 0.99358, 1.16912, 1.06835]
 
 
-def test_loss_falls_and_checkpoint_stops_at_end_of_turn(baseline_run):
+def test_loss_falls_and_checkpoint_stops_at_end_of_turn(baseline_run, corpus_dir):
     got = losses(baseline_run)
     assert got == pytest.approx(EXPECTED, abs=2e-3)
     assert sum(got[-3:]) / 3 < sum(got[:3]) / 3 - 0.5
     summary = json.loads((baseline_run / "distillery_train.json").read_text())
     assert summary["loss_on"] == "assistant" and summary["global_step"] == 12
     assert summary["data"]["examples"] == 56 and summary["data"]["unverified"] == 8
-    assert summary["throughput"]["tokens_per_second_per_device"] > 0
+    # Throughput/MFU from the documents the model saw: the forward hook's token count equals the Trainer's own.
+    state = json.loads((baseline_run / "checkpoint-12" / "trainer_state.json").read_text())
+    fig = summary["throughput"]
+    assert fig["tokens"] == state["log_history"][-1]["num_tokens"] == 11_358
+    assert fig["tokens_per_second_per_device"] > 0 and 0 < fig["overall_mfu"] and 0 < fig["mfu"]
     # the saved folder is a plain model: it reloads and stops at <|im_end|>
     tok = AutoTokenizer.from_pretrained(baseline_run)
     eot = tok.convert_tokens_to_ids("<|im_end|>")
@@ -44,9 +52,19 @@ def test_loss_falls_and_checkpoint_stops_at_end_of_turn(baseline_run):
     model = AutoModelForCausalLM.from_pretrained(baseline_run)
     assert model.config.eos_token_id == eot and model.generation_config.eos_token_id == eot
     assert tok.chat_template == (REPO / "train" / "chat_templates" / "qwen_think.jinja").read_text()
-    state = json.loads((baseline_run / "checkpoint-12" / "trainer_state.json").read_text())
-    assert all("tokens_per_second_per_device" in e for e in state["log_history"] if "loss" in e)
+    assert all({"tokens_per_second_per_device", "mfu"} <= set(e) for e in state["log_history"] if "loss" in e)
     assert (baseline_run / "rejects" / "corpus.jsonl").read_text().count("\n") == 2
+    # Lineage: the corpus (content hash of its shards) and the data_prep reports, in the model and every checkpoint.
+    lineage = json.loads((baseline_run / "distillery_corpus.json").read_text())
+    assert lineage["kind"] == "data_prep" and lineage["path"] == str(corpus_dir.resolve())
+    assert [f["name"] for f in lineage["files"]] == ["data/train-00000.jsonl", "data/train-00001.jsonl"]
+    assert lineage["content_sha256"] == content_hash(scan_files(sorted((corpus_dir / "data").iterdir()), corpus_dir))
+    assert lineage["rows"] == {"read": 66, "kept": 56, "unverified": 8, "rejected": 2}
+    assert lineage["tokenized"]["examples"] == 56 and summary["corpus"]["content_sha256"] == lineage["content_sha256"]
+    for folder in [baseline_run, *(baseline_run / f"checkpoint-{s}" for s in (4, 8, 12))]:
+        assert json.loads((folder / "distillery_corpus.json").read_text()) == lineage
+        assert (folder / "corpus_stats.json").read_text() == (corpus_dir / "stats.json").read_text()
+        assert (folder / "corpus_contamination.json").read_text() == (corpus_dir / "contamination.json").read_text()
 
 
 LAUNCHERS = {
@@ -99,6 +117,45 @@ def test_killed_run_resumes_with_the_same_losses(baseline_run, tiny_model, corpu
     torch.testing.assert_close(merged["model.norm.weight"], ref["model.norm.weight"], atol=1e-4, rtol=0)
 
 
+def test_preemption_signal_saves_at_the_next_step_and_the_restart_loses_none(
+    baseline_run, tiny_model, corpus_dir, tmp_path
+):
+    """SIGUSR1 to the trainer (what slurm's --signal sends): checkpoint at the next step boundary, stop, exit 0; the
+    restart resumes from exactly that step and ends with the losses of an unbroken run. save_steps 100: the only
+    checkpoint is the one the signal asked for."""
+    out, request = tmp_path / "preempted", tmp_path / "preempt-request"
+    proc = run_sft(
+        out, tiny_model, corpus_dir, "--resume_from_checkpoint", "auto", "--save_steps", "100",
+        wait=False, env={"DISTILLERY_PREEMPT_FILE": str(request)},
+    )  # fmt: skip
+    text, logged = "", 0
+    try:
+        for line in proc.stdout:
+            text += line
+            logged += line.startswith("{'loss'")
+            if logged == 5:
+                os.kill(proc.pid, signal.SIGUSR1)
+                break
+        text += proc.stdout.read()
+    finally:
+        proc.wait(timeout=120)
+    assert proc.returncode == 0 and logged == 5, text[-4000:]
+    saved = re.search(r"preemption warning seen at step (\d+): saving checkpoint-(\d+)", text)
+    assert saved and saved.group(1) == saved.group(2), text[-4000:]
+    step = int(saved.group(1))
+    assert 5 <= step < 12 and text.count("{'loss'") == step  # stopped right after the save
+    assert [p.name for p in out.glob("checkpoint-*")] == [f"checkpoint-{step}"]
+    assert request.with_name(request.name + ".saved").read_text().strip() == str(out / f"checkpoint-{step}")
+    assert (out / f"checkpoint-{step}" / "distillery_corpus.json").exists()
+    assert not (out / "distillery_train.json").exists() and not (out / "model.safetensors").exists()
+
+    resumed = run_sft(out, tiny_model, corpus_dir, "--resume_from_checkpoint", "auto").stdout
+    summary = json.loads((out / "distillery_train.json").read_text())
+    assert summary["resumed_from"] == str(out / f"checkpoint-{step}") and summary["global_step"] == 12
+    assert resumed.count("{'loss'") == 12 - step  # nothing computed twice, nothing skipped
+    assert losses(out) == pytest.approx(losses(baseline_run), abs=1e-4)
+
+
 def test_no_checkpoint_means_a_fresh_start(tmp_path):
     from train.resume import complete_checkpoints, resolve_resume
 
@@ -109,7 +166,7 @@ def test_no_checkpoint_means_a_fresh_start(tmp_path):
     assert [p.name for p in complete_checkpoints(tmp_path)] == ["checkpoint-4"]
     assert resolve_resume("auto", tmp_path) == str(tmp_path / "checkpoint-4")
     assert resolve_resume("false", tmp_path) is None
-    with pytest.raises(FileNotFoundError, match="not a complete checkpoint"):
+    with pytest.raises(UserError, match="not a complete checkpoint"):
         resolve_resume(str(tmp_path / "checkpoint-8"), tmp_path)
 
 
