@@ -40,9 +40,9 @@ def lcb_suite_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def suite_recipe(lcb_suite_file, shared, tmp_path_factory) -> Callable[..., Path]:
     """Write a recipe running every benchmark: 2 problems x 2 samples each, 8 new tokens."""
-    def make(only: tuple[str, ...] | None = None, **overrides) -> Path:
+    def make(only: tuple[str, ...] | None = None, limit: int = 2, **overrides) -> Path:
         def spec(name: str, path: str | None = None, options: dict | None = None) -> dict:
-            return {"name": name, "label": None, "samples": 2, "limit": 2, "offset": 0, "path": path,
+            return {"name": name, "label": None, "samples": 2, "limit": limit, "offset": 0, "path": path,
                     "prompt_template": None, "options": options or {}, "sampling": {}}
 
         recipe = {

@@ -79,17 +79,21 @@ def _orphaned_graders() -> list[int]:
 
 
 def test_a_killed_run_resumes_without_repeating_samples(suite_recipe, tiny_model, tmp_path, repo):
+    # Enough work (6 problems x 2 samples x 3 benchmarks, 64 new tokens) that the kill lands mid-run even on a
+    # fast machine: with 2 problems and 8 tokens a quick CI box finished all 12 samples between two polls.
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "eval", "run", str(suite_recipe(only=("math500", "gpqa_diamond", "livecodebench"))), "--model", str(tiny_model), "--out", str(out)]
+    recipe = suite_recipe(only=("math500", "gpqa_diamond", "livecodebench"), limit=6,
+                          sampling={"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 64, "seed": 0})
+    cmd = [sys.executable, "-m", "eval", "run", str(recipe), "--model", str(tiny_model), "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(repo)}
     proc = subprocess.Popen(cmd, env=env, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while sum(_sample_keys(out).values()) < 4 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
+    while sum(_sample_keys(out).values()) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = _sample_keys(out)
-    assert 0 < sum(before.values()) < 12, "the run was killed mid-way"
+    assert sum(before.values()) > 0 and proc.returncode == -signal.SIGKILL
     kept = {name: read_jsonl(out / f"{name}.samples.jsonl")[:2] for name in ("math500",)
             if len(_lines(out / f"{name}.samples.jsonl")) >= 2}
     time.sleep(1.0)
@@ -97,11 +101,13 @@ def test_a_killed_run_resumes_without_repeating_samples(suite_recipe, tiny_model
     resumed = subprocess.run(cmd, env=env, cwd=repo, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = _sample_keys(out)
-    assert set(after.values()) == {1} and sum(after.values()) == 12  # every sample once, none repeated
+    summary = json.loads((out / "summary.json").read_text())
+    total = sum(b["n_samples"] for b in summary["benchmarks"].values())
+    assert sum(before.values()) < total, "the run was killed mid-way"
+    assert set(after.values()) == {1} and sum(after.values()) == total  # every sample once, none repeated
     for name, rows in kept.items():
         assert read_jsonl(out / f"{name}.samples.jsonl")[:2] == rows  # finished samples were not regenerated
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["resumed_problems"] >= 2
+    assert summary["resumed_problems"] >= 1
 
 
 def _lines(path) -> list[str]:
