@@ -1,23 +1,26 @@
-"""Exact deduplication of problems on normalised text (case, whitespace and punctuation spacing ignored)."""
+"""Deduplication: exact (normalised text), near-duplicate (MinHash LSH) and semantic (embeddings + faiss).
+
+    dd = Deduplicator(DedupConfig(methods=["exact", "minhash"]))
+    for batch in pass_1: dd.add(batch)
+    dd.finalize()
+    for batch in pass_2: kept, rejects = dd.filter(batch)
+"""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
 
-from data_prep.ingest import Reject
+from data_prep.dedup.config import METHODS, DedupConfig
+from data_prep.dedup.index import Deduplicator
+from data_prep.dedup.rows import Reject
+from data_prep.textnorm import normalize
 
-_SPACE = re.compile(r"\s+")
-
-
-def normalize(text: str) -> str:
-    """Text as compared for exact matches: NFKC, lower case, single spaces."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+__all__ = ["METHODS", "DedupConfig", "Deduplicator", "exact_dedup", "normalize"]
 
 
 def exact_dedup(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Reject]]:
-    """Keep the first item of each normalised problem text; later copies become rejects naming the first."""
+    """Keep the first item of each normalised problem text; later copies become rejects naming the first.
+    (The build's list-based call; the streaming build uses `Deduplicator`.)"""
     seen: dict[str, dict[str, Any]] = {}
     kept, rejects = [], []
     for item in items:
