@@ -17,6 +17,12 @@ _WORD = re.compile(r"\w+")
 _REPEAT = re.compile(r"([^\w\s])(?: ?\1)+")  # "!!!" or ". . ." -> one mark
 _DIGITS = re.compile(r"\d+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_SMALL = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+          "seventeen eighteen nineteen twenty").split()
+_ORDINAL = ("zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+            "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth").split()
+_NUMBER_WORD = {w: str(i) for i, w in enumerate(_SMALL)} | {w: str(i) for i, w in enumerate(_ORDINAL) if i > 2}
+_NUMBER_OR_WORD = re.compile(r"\d+(?:\.\d+)?|\b(?:" + "|".join(_NUMBER_WORD) + r")\b", re.IGNORECASE)
 
 
 def normalize(text: str) -> str:
@@ -36,9 +42,10 @@ def words(normalized: str) -> list[str]:
 
 
 def numbers(text: str) -> list[str]:
-    """Numeric literals in order, as written (`3`, `2.5`); `1,000` counts as `1` and `000` on purpose: the
-    multiset is compared between two texts, so a consistent split is all that matters."""
-    return _NUMBER.findall(text)
+    """Numeric literals in order (`3`, `2.5`; number words up to twenty and ordinals from "third" as digits, since
+    a rewording swaps "7 people" for "seven people"). `1,000` counts as `1` and `000` on purpose: the multiset is
+    compared between two texts, so a consistent split is all that matters."""
+    return [_NUMBER_WORD.get(m.lower(), m) for m in _NUMBER_OR_WORD.findall(text)]
 
 
 def word_shingles(normalized: str, n: int = 3) -> list[str]:
