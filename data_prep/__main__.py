@@ -3,10 +3,15 @@
     build RECIPE.yaml [--out DIR] [--resume] [key=value ...]   the whole pipeline from a recipe
     convert --from am|openmath|row --to am|openmath|row IN.jsonl OUT.jsonl
     verify IN.jsonl --out OUT.jsonl [--timeout S] [--workers N]  (rows in the corpus format)
-    dedup IN.jsonl --out OUT.jsonl
-    decontaminate IN.jsonl --out OUT.jsonl [--benchmarks math500,aime24] [--ngram 13]
+    dedup IN.jsonl --out OUT.jsonl [--method exact|minhash|semantic] [--threshold T] [--field problem]
+          [--id-field id] [--engine local|ray]
+    decontaminate IN.jsonl --out OUT.jsonl [--benchmarks aime24,math500,gpqa_diamond,livecodebench]
+          [--benchmark-dir DIR] [--methods lexical,embedding,judge] [--field problem] [--id-field id]
+          [--judge-url URL --judge-model NAME]
 
-Every stage run alone writes bad or dropped rows to OUT.rejects.jsonl with file, line and reason.
+verify and convert write bad or dropped rows to OUT.rejects.jsonl with file, line and reason; dedup and
+decontaminate take any JSONL of objects with an id and a text field, write the kept lines unchanged to OUT, the
+removed rows (what each matched, method, score) to OUT.removed.jsonl and unreadable lines to OUT.rejects.jsonl.
 """
 
 from __future__ import annotations
@@ -40,10 +45,6 @@ def _rows_in(path: Path) -> tuple[list[dict[str, Any]], list[Reject]]:
         rec["extra"]["origin"] = {"file": str(path), "line": line}
         rows.append(rec)
     return rows, rejects
-
-
-def _items(rows: list[dict]) -> list[dict]:
-    return [{**r, "item_id": r["id"], "origin": r["extra"]["origin"]} for r in rows]
 
 
 def _write(out: Path, rows: list[dict], rejects: list[Reject]) -> int:
@@ -96,23 +97,29 @@ def cmd_verify(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def cmd_dedup(args: argparse.Namespace, overrides: list[str]) -> int:
-    from data_prep.dedup import exact_dedup
+    from data_prep.standalone import run_dedup
 
-    rows, rejects = _rows_in(args.input)
-    kept, dups = exact_dedup(_items(rows))
-    drop = {"item_id", "origin"}
-    return _write(args.out, [{k: v for k, v in r.items() if k not in drop} for r in kept], rejects + dups)
+    run_dedup(args.input, args.out, args.method, args.threshold, args.field, args.id_field, args.engine)
+    return 0
 
 
 def cmd_decontaminate(args: argparse.Namespace, overrides: list[str]) -> int:
-    from data_prep.build import benchmark_problems
-    from data_prep.decontaminate import Decontaminator
+    from data_prep.standalone import run_decontaminate
 
-    rows, rejects = _rows_in(args.input)
-    index = Decontaminator({b: benchmark_problems(b) for b in args.benchmarks.split(",")}, n=args.ngram)
-    kept, hits = index.filter(_items(rows))
-    drop = {"item_id", "origin"}
-    return _write(args.out, [{k: v for k, v in r.items() if k not in drop} for r in kept], rejects + hits)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    judge = None
+    if args.judge_url or args.judge_model:
+        judge = {"base_url": args.judge_url, "model": args.judge_model}
+        if args.judge_low is not None:
+            judge["low"] = args.judge_low
+    from data_prep.decontaminate import JudgeError
+
+    try:
+        run_decontaminate(args.input, args.out, [b.strip() for b in args.benchmarks.split(",") if b.strip()],
+                          args.benchmark_dir, methods, args.field, args.id_field, judge)
+    except JudgeError as exc:  # an unreachable or misbehaving judge: one line, not a traceback
+        raise ValueError(str(exc)) from exc
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,16 +135,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to", dest="dst", choices=["row", *FROM_ROW], required=True)
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path)
-    for name in ("verify", "dedup", "decontaminate"):
-        p = sub.add_parser(name, help=f"run the {name} stage alone on corpus rows")
+    p = sub.add_parser("verify", help="run the verify stage alone on corpus rows")
+    p.add_argument("input", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--workers", type=int, default=None)
+    for name in ("dedup", "decontaminate"):
+        p = sub.add_parser(name, help=f"{name} any JSONL of objects with an id and a text field")
         p.add_argument("input", type=Path)
         p.add_argument("--out", type=Path, required=True)
-        if name == "verify":
-            p.add_argument("--timeout", type=float, default=5.0)
-            p.add_argument("--workers", type=int, default=None)
-        if name == "decontaminate":
-            p.add_argument("--benchmarks", default="math500,aime24")
-            p.add_argument("--ngram", type=int, default=13)
+        p.add_argument("--field", default="problem", help="the text compared (default: problem)")
+        p.add_argument("--id-field", default="id", help="the row id (default: id)")
+        if name == "dedup":
+            p.add_argument("--method", choices=["exact", "minhash", "semantic"], default="minhash",
+                           help="exact: normalised text; minhash: + near duplicates; semantic: + embeddings")
+            p.add_argument("--threshold", type=float, default=None,
+                           help="Jaccard (minhash, default 0.7) or cosine (semantic, default 0.95)")
+            p.add_argument("--engine", choices=["local", "ray"], default="local")
+        else:
+            p.add_argument("--benchmarks", default="math500,aime24",
+                           help="names (aime24, math500, gpqa_diamond, livecodebench) or benchmark files")
+            p.add_argument("--benchmark-dir", type=Path, default=None,
+                           help="folder with gpqa_diamond.jsonl, livecodebench*.jsonl, ... (as eval score)")
+            p.add_argument("--methods", default="lexical", help="comma list of lexical, embedding, judge")
+            p.add_argument("--judge-url", default=None, help="OpenAI-compatible base URL of the judge")
+            p.add_argument("--judge-model", default=None)
+            p.add_argument("--judge-low", type=float, default=None, help="lowest score sent to the judge")
     args, rest = ap.parse_known_args(argv)
     if rest and args.cmd != "build":
         ap.error(f"unrecognized arguments: {' '.join(rest)}")
