@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--method", choices=["exact", "minhash", "semantic"], default="minhash",
                            help="exact: normalised text; minhash: + near duplicates; semantic: + embeddings")
             p.add_argument("--threshold", type=float, default=None,
-                           help="Jaccard (minhash, default 0.7) or cosine (semantic, default 0.95)")
+                           help="Jaccard (minhash, default 0.6) or cosine (semantic, default 0.95)")
             p.add_argument("--engine", choices=["local", "ray"], default="local")
         else:
             p.add_argument("--benchmarks", default="math500,aime24",

@@ -18,7 +18,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
-from data_prep.textnorm import _WORD, normalize, strip_digits
+from data_prep.textnorm import _DIGITS, _WORD, normalize, strip_digits
 
 
 class LexicalIndex:
@@ -29,6 +29,10 @@ class LexicalIndex:
         self.n, self.min_coverage, self.digit_min_words = n, min_coverage, digit_min_words
         self.exact: dict[str, int] = {}
         self.stripped: dict[str, int] = {}
+        # Word-only forms: a dict probe on them rules out an exact / digit-stripped match without building the
+        # full normalised text (punctuation included) for every training row.
+        self.exact_words: set[str] = set()
+        self.stripped_words: set[str] = set()
         self.grams: dict[tuple[str, ...], list[int]] = {}
         self.sizes: list[int] = []
         for k, text in enumerate(texts):
@@ -36,8 +40,10 @@ class LexicalIndex:
             norm = normalize(text)
             self.exact.setdefault(norm, k)
             self.exact.setdefault(normalize(full), k)
+            self.exact_words.update((" ".join(self._words(text)), " ".join(self._words(full))))
             if len(self._words(text)) >= digit_min_words:
                 self.stripped.setdefault(strip_digits(norm), k)
+                self.stripped_words.add(_DIGITS.sub("#", " ".join(self._words(text))))
             grams = self._grams(self._words(full))
             self.sizes.append(len(grams))
             for g in grams:
@@ -54,13 +60,14 @@ class LexicalIndex:
 
     def match(self, text: str) -> tuple[int, str, float] | None:
         """The benchmark item `text` copies, the method (exact, digits, ngram) and its score."""
-        norm = normalize(text)
-        k = self.exact.get(norm)
-        if k is not None:
-            return k, "exact", 1.0
         w = self._words(text)
-        if len(w) >= self.digit_min_words and self.stripped:
-            k = self.stripped.get(strip_digits(norm))
+        joined = " ".join(w)
+        if joined in self.exact_words:
+            k = self.exact.get(normalize(text))
+            if k is not None:
+                return k, "exact", 1.0
+        if len(w) >= self.digit_min_words and _DIGITS.sub("#", joined) in self.stripped_words:
+            k = self.stripped.get(strip_digits(normalize(text)))
             if k is not None:
                 return k, "digits", 1.0
         shared = self._grams(w) & self.gram_keys

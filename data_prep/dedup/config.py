@@ -17,9 +17,9 @@ class DedupConfig:
     id_field: str = "id"
     # MinHash LSH on word 3-gram shingles of the normalised text: pairs whose estimated Jaccard similarity
     # reaches the threshold are duplicates (benchmarks/near_dedup.py: recall and precision at this default).
-    minhash_threshold: float = 0.7
+    minhash_threshold: float = 0.6
     num_perm: int = 128
-    bands: int = 16  # 16 bands x 8 rows: a pair at Jaccard 0.7 becomes a candidate with probability 0.96
+    bands: int = 32  # 32 bands x 4 rows: a pair at Jaccard 0.6 becomes a candidate with probability 0.99
     shingle: int = 3
     seed: int = 1
     # Semantic: cosine of sentence embeddings at or above the threshold (faiss inner product on unit vectors).

@@ -2,7 +2,7 @@
 
 Written by hand on purpose: rensa's LSH index answers queries one signature object at a time, so a streamed
 pass would create a Python object per row and query it in a loop. Here each band of each row is one uint64
-(128 B per row for 16 bands), every band is sorted once with numpy at the end of pass 1, and rows sharing a band
+(256 B per row for 32 bands, built at the end of pass 1), every band is sorted once with numpy at the end of pass 1, and rows sharing a band
 value become candidate pairs (each row paired with the first row of its bucket, as datatrove's MinHash stage
 does). Candidates are then checked against the estimated Jaccard similarity, so a chance collision is no pair.
 """
