@@ -157,3 +157,51 @@ def verify_rows(rows: list[dict[str, Any]], cfg: VerifyConfig) -> list[dict[str,
             why = "no reward_model configured for science/other rows"
         row["verification"] = _verdict("none", None, None, f"unverifiable: {why}")
     return out
+
+
+def add_counts(stats: dict[str, Any], kept: list[dict[str, Any]], rejects: list[Any] = ()) -> dict[str, Any]:
+    """Accumulate a batch into `stats` (a plain dict, JSON-ready; start from {}):
+
+    - `by_source` / `by_category` / `by_difficulty`: {name: kept rows};
+    - `by_method`: {method: {"passed": n, "failed": n, "unverifiable": n}} over the kept rows;
+    - `by_filter`: {"<stage>.<filter>": rejected rows} from reasons written `<stage>.<filter>: detail`
+      (quality.think, quality.duplicates, difficulty.downsample, ...), other reasons under their stage.
+    """
+    for row in kept:
+        for key, value in (("by_source", row.get("source")), ("by_category", row.get("category")),
+                           ("by_difficulty", row.get("difficulty"))):
+            if value is not None:
+                stats.setdefault(key, {})
+                stats[key][value] = stats[key].get(value, 0) + 1
+        ver = row.get("verification") or {}
+        p = ver.get("passed")
+        slot = stats.setdefault("by_method", {}).setdefault(ver.get("method", "none"),
+                                                            {"passed": 0, "failed": 0, "unverifiable": 0})
+        slot["passed" if p else ("unverifiable" if p is None else "failed")] += 1
+    for rej in rejects:
+        reason = rej.reason if hasattr(rej, "reason") else rej.get("reason", "?")
+        head = reason.split(":", 1)[0]
+        name = head if "." in head else f"{getattr(rej, 'stage', None) or 'other'}.{head}"
+        stats.setdefault("by_filter", {})
+        stats["by_filter"][name] = stats["by_filter"].get(name, 0) + 1
+    return stats
+
+
+def card_counts(stats: dict[str, Any]) -> list[str]:
+    """Markdown lines for the dataset card: counts per source, category, verification method and filter."""
+    lines: list[str] = []
+    for key, title in (("by_source", "source"), ("by_category", "category"), ("by_difficulty", "difficulty")):
+        if stats.get(key):
+            lines += [f"| {title} | rows |", "|---|---:|"]
+            lines += [f"| {k} | {v} |" for k, v in sorted(stats[key].items(), key=lambda kv: -kv[1])]
+            lines.append("")
+    if stats.get("by_method"):
+        lines += ["| verification method | passed | failed | unverifiable |", "|---|---:|---:|---:|"]
+        lines += [f"| {m} | {c['passed']} | {c['failed']} | {c['unverifiable']} |"
+                  for m, c in sorted(stats["by_method"].items())]
+        lines.append("")
+    if stats.get("by_filter"):
+        lines += ["| filter | rejected |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in sorted(stats["by_filter"].items(), key=lambda kv: -kv[1])]
+        lines.append("")
+    return lines
