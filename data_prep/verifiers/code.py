@@ -37,7 +37,7 @@ from eval.sandbox.limits import Limits, MiB
 MAX_OUTPUT_MB = 64
 
 
-class TestCaseError(ValueError):
+class BadTestCases(ValueError):
     """`test_cases` of a row has a shape this module does not read; the message names the part."""
 
 
@@ -57,19 +57,19 @@ class CodeVerdict:
 
 
 def parse_test_cases(raw: Any, max_tests: int | None = None) -> tuple[list[Test], str | None]:
-    """Normalise a row's `test_cases` to (tests, fn_name); raises TestCaseError naming what is wrong."""
+    """Normalise a row's `test_cases` to (tests, fn_name); raises BadTestCases naming what is wrong."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise TestCaseError(f"test_cases: a string that is not JSON ({exc.msg})") from None
+            raise BadTestCases(f"test_cases: a string that is not JSON ({exc.msg})") from None
     fn_name = None
     tests: list[Test] = []
     if isinstance(raw, dict) and "inputs" in raw:
         fn_name = raw.get("fn_name") or None
         ins, outs = raw.get("inputs"), raw.get("outputs")
         if not isinstance(ins, list) or not isinstance(outs, list) or len(ins) != len(outs):
-            raise TestCaseError("test_cases: 'inputs' and 'outputs' must be lists of the same length")
+            raise BadTestCases("test_cases: 'inputs' and 'outputs' must be lists of the same length")
         for i, (a, b) in enumerate(zip(ins, outs)):
             if fn_name:
                 args = a if isinstance(a, list) else [a]
@@ -81,21 +81,21 @@ def parse_test_cases(raw: Any, max_tests: int | None = None) -> tuple[list[Test]
                 if isinstance(b, list):
                     b = "\n".join(map(str, b))
                 if not isinstance(a, str) or not isinstance(b, str):
-                    raise TestCaseError(f"test_cases: inputs[{i}] / outputs[{i}] must be strings")
+                    raise BadTestCases(f"test_cases: inputs[{i}] / outputs[{i}] must be strings")
                 tests.append(Test(a, b))
     else:
         if isinstance(raw, dict):
             fn_name = raw.get("fn_name") or None
             raw = raw.get("tests")
         if not isinstance(raw, list):
-            raise TestCaseError("test_cases: expected a list of {input, output}, {fn_name, tests} or "
+            raise BadTestCases("test_cases: expected a list of {input, output}, {fn_name, tests} or "
                                 "{inputs, outputs[, fn_name]}")
         for i, t in enumerate(raw):
             if not isinstance(t, dict) or not isinstance(t.get("input"), str) or not isinstance(t.get("output"), str):
-                raise TestCaseError(f"test_cases[{i}]: expected string 'input' and 'output'")
+                raise BadTestCases(f"test_cases[{i}]: expected string 'input' and 'output'")
             tests.append(Test(t["input"], t["output"]))
     if not tests:
-        raise TestCaseError("test_cases: no tests")
+        raise BadTestCases("test_cases: no tests")
     return (tests[:max_tests] if max_tests else tests), fn_name
 
 
@@ -164,7 +164,7 @@ def verify_code(response: str, test_cases: Any, timeout_s: float = 6.0, max_test
     """Verdict for one response against its test cases."""
     try:
         tests, fn_name = parse_test_cases(test_cases, max_tests)
-    except TestCaseError as exc:
+    except BadTestCases as exc:
         return CodeVerdict(False, None, str(exc))
     text, truncated = final_part(response)
     if truncated:
