@@ -212,3 +212,38 @@ def test_reward_model_scores_science_and_other_rows(tiny_rm, shared):
     assert vers[0]["score"] == pytest.approx(batched[0], abs=1e-5) and "threshold" in vers[0]["reason"]
     # Without a reward model, such rows are unverifiable (and the AM row has no stored verdict to compare).
     assert verify_rows([am], VerifyConfig())[0]["verification"]["passed"] is None
+
+
+SUM_TESTS = [("1 2\n", "3\n"), ("5 7\n", "12\n"), ("-4 4\n", "0\n"), ("1000000000 1000000000\n", "2000000000\n")]
+HEAD_TESTS = [("[1, 2, 3]\n2", "[1, 2]"), ("[4]\n0", "[]"), ("[5, 6, 7, 8]\n3", "[5, 6, 7]")]
+PAIRS_TESTS = [("[1, 2, 3]", "[[1, 2], [2, 3]]"), ("[7, 8]", "[[7, 8]]")]
+AGREEMENT_CASES = [  # (program, tests, fn_name): the LiveCodeBench suite's tricky cases
+    ("a, b = map(int, input().split())\nprint(a + b)", SUM_TESTS, None),
+    ("import sys\na, b = map(int, sys.stdin.buffer.read().split())\nprint(a + b, '  ')\nprint()", SUM_TESTS, None),
+    ("a, b = map(int, input().split())\nprint(a + b)\nexit()\nprint('unreachable')", SUM_TESTS, None),
+    ("a, b = map(int, input().split())\nprint(a + b if a > 0 else 1)", SUM_TESTS, None),
+    ("a, b = map(int, input().split())\nprint(a + b)\nprint(0)", SUM_TESTS, None),
+    ("a, b = map(int, input().split())\nprint(a + b if b != 7 else a // (b - 7))", SUM_TESTS, None),
+    ("a, b = map(int, input().split()\nprint(a + b)", SUM_TESTS, None),
+    ("import time\ntime.sleep(3)\nprint(3)", SUM_TESTS[:1], None),
+    ("class Solution:\n    def headK(self, nums, k):\n        print('debug')\n        return tuple(nums[:k])",
+     HEAD_TESTS, "headK"),
+    ("class Solution:\n    def headK(self, nums, k):\n        return list(islice(deque(nums), k))", HEAD_TESTS, "headK"),
+    ("class Solution:\n    def headK(self, nums, k):\n        return nums[:k + 1]", HEAD_TESTS, "headK"),
+    ("class Solution:\n    def firstK(self, nums, k):\n        return nums[:k]", HEAD_TESTS, "headK"),
+    ("class Solution:\n    def pairs(self, nums):\n        return [(a, b) for a, b in zip(nums, nums[1:])]",
+     PAIRS_TESTS, "pairs"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(AGREEMENT_CASES)))
+def test_code_verdicts_match_livecodebench_grade_program(case):
+    """Test by test, the verifier's verdicts equal those of the runner that scores LiveCodeBench."""
+    from data_prep.verifiers.code import Test, run_tests
+    from eval.livecodebench import TestCase, grade_program
+
+    program, tests, fn = AGREEMENT_CASES[case]
+    ours, _ = run_tests(program, [Test(i, o) for i, o in tests], fn, timeout_s=1.0)
+    lcb = grade_program(program, [TestCase(i, o, "functional" if fn else "stdin") for i, o in tests], fn,
+                        timeout=1.0, stop_on_first_failure=False)
+    assert [v.verdict for v in ours] == [v.verdict for v in lcb.verdicts]
