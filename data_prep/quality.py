@@ -8,7 +8,7 @@ names the filter that caught it (`quality.<filter>: ...`).
 | repeated n-grams | `repeated_ngrams: {n: 20, max_repeats: 20}` | repeats one n-token span more than max_repeats times |
 | length | `length: {min_tokens, max_tokens}` | is shorter / longer than the limits, in tokens of `tokenizer` |
 | language mixing | `language: {max_share: 0.0}` | has more than max_share CJK letters, answering a problem without any |
-| boxed answers | `boxed_answers: true` | boxes different final answers on different lines |
+| boxed answers | `boxed_answers: true` | boxes different final answers on different lines (the math grader decides) |
 | duplicates | `duplicates: true` | is identical (up to whitespace) to an earlier response to the same problem |
 
 Tokens are the training tokenizer's (`tokenizer:`, a local folder or hub name) when the recipe names one, else
@@ -136,8 +136,9 @@ def boxed_answers(text: str) -> list[str]:
             while i < len(line) and line[i] == " ":
                 i += 1
             span = _brace_span(line, i) if i < len(line) and line[i] == "{" else None
-            if span:
-                boxes.append(clean(line[span[0] + 1:span[1] - 1]))
+            content = clean(line[span[0] + 1:span[1] - 1]) if span else ""
+            if content:  # an empty box (a prompt's "\\boxed{}" echoed) states no answer
+                boxes.append(content)
         if boxes:
             key = "|".join(compact(normalize_answer(b)) for b in boxes)
             answers.setdefault(key, ", ".join(boxes))
@@ -161,7 +162,8 @@ def quality_filter(rows: list[dict[str, Any]], cfg: QualityConfig) -> tuple[list
     if cfg.tokenizer and (cfg.length is not None or cfg.repeated_ngrams is not None):
         tok = load_tokenizer(cfg.tokenizer)
         tokens = tok(texts, add_special_tokens=False)["input_ids"] if texts else []
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str], int] = {}
+    verdicts: list[tuple[str, Any] | None] = []
     kept, rejects = [], []
     for i, (row, text) in enumerate(zip(rows, texts)):
         problem = None
@@ -186,21 +188,40 @@ def quality_filter(rows: list[dict[str, Any]], cfg: QualityConfig) -> tuple[list
             share = cjk_share(text)
             if share > cfg.language.max_share:
                 problem = ("language", f"{share:.2%} of the letters are CJK in a response to a non-CJK problem")
+        if not (problem and problem[1]) and cfg.duplicates:
+            norm = hashlib.sha256(_SPACE.sub(" ", text).strip().encode()).hexdigest()
+            first = seen.setdefault((problem_key(row), norm), i)
+            if first != i:
+                problem = ("duplicates", f"identical to response {rows[first].get('id')} of the same problem")
         if not (problem and problem[1]) and cfg.boxed_answers:
             answers = boxed_answers(text)
             if len(answers) > 1:
-                problem = ("boxed_answers", f"{len(answers)} different boxed answers: "
-                                            f"{', '.join(repr(a[:30]) for a in answers[:4])}")
-        if not (problem and problem[1]) and cfg.duplicates:
-            norm = hashlib.sha256(_SPACE.sub(" ", text).strip().encode()).hexdigest()
-            first = seen.setdefault((problem_key(row), norm), row.get("id"))
-            if first != row.get("id"):
-                problem = ("duplicates", f"identical to response {first} of the same problem")
-        if problem and problem[1]:
+                problem = ("boxed_answers", answers)  # settled below: forms of one value are one answer
+        verdicts.append(problem if problem and problem[1] else None)
+    _settle_boxed(verdicts)
+    for row, problem in zip(rows, verdicts):
+        if problem:
             rejects.append(_reject(row, *problem))
         else:
             kept.append(row)
     return kept, rejects
+
+
+def _settle_boxed(verdicts: list[tuple[str, Any] | None]) -> None:
+    """Boxes that differ as text may write one value two ways (`2/3 < x < 1` and `(\\frac{2}{3}, 1)`): the math
+    grader decides, one batch for the whole batch of rows; only answers it finds different reject the row."""
+    from data_prep.verifiers.math import verify_math
+
+    pending = [(i, v[1]) for i, v in enumerate(verdicts) if v and v[0] == "boxed_answers"]
+    pairs = [(answers[0], f"\\boxed{{{a}}}") for _, answers in pending for a in answers[1:]]
+    grades = iter(verify_math(pairs, strict=True))
+    for i, answers in pending:
+        same = [next(grades).passed for _ in answers[1:]]
+        if all(same):
+            verdicts[i] = None
+        else:
+            shown = ", ".join(repr(a[:30]) for a in answers[:4])
+            verdicts[i] = ("boxed_answers", f"{len(answers)} different boxed answers: {shown}")
 
 
 def filter_counts(rejects: list[Reject]) -> dict[str, int]:

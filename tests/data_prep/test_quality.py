@@ -159,3 +159,24 @@ def test_streaming_exports_and_card_counts(shared, tmp_path):
                      "by_filter": {"quality.duplicates": 1, "quality.think": 1}}
     card = "\n".join(card_counts(stats))
     assert "| math_verify | 1 | 0 | 0 |" in card and "| quality.duplicates | 1 |" in card and "| t | 1 |" in card
+
+
+def test_quality_filters_on_real_nemo_skills_generations(shared):
+    """150 real generations (OpenMath style: no <think>, so `think` is off): only the boxed-answers filter fires."""
+    rows = []
+    for i in range(3):
+        path = shared / "samples" / "nemo_skills_openmath_outputs" / f"output-rs{i}.jsonl"
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            row = openmath_to_row({"question": r["problem"], "generated_solution": r["generation"],
+                                   "expected_answer": r["expected_answer"], "is_correct": r["symbolic_correct"],
+                                   "dataset": "math"})
+            row["extra"]["item_id"] = r["id"]
+            rows.append(row)
+    kept, rejects = quality_filter(rows, QualityConfig(think=False))
+    assert len(kept) == 144 and filter_counts(rejects) == {"boxed_answers": 6}
+    # Five of the six rambled on to other questions after boxing an answer (NeMo-Skills marks them wrong). The
+    # sixth boxes one interval two ways, in words and in interval notation; the grader cannot parse the words.
+    assert sum(r.record["verification"]["passed"] for r in rejects) == 1
+    # Two boxes of one value in two forms, `\frac{3 + 2\sqrt{3}}{3}` and `1 + \frac{2\sqrt{3}}{3}`, are one answer.
+    assert any("1 + \\frac{2\\sqrt{3}}{3}" in r["messages"][-1]["content"] for r in kept)
