@@ -133,11 +133,17 @@ def run_tests(program: str, tests: list[Test], fn_name: str | None, timeout_s: f
     """
     from eval.sandbox import run as sandbox_run
 
-    stdin = _frame({"code": program, "fn_name": fn_name, "max_output": MAX_OUTPUT_MB * MiB})
+    # Output cap per test: twice the longest expected output plus 1 MiB (LiveCodeBench allows 64 MiB; a reply
+    # for each of 50 tests held at once must not be GBs). Longer output cannot match and is a wrong answer.
+    longest = max(max(len(t.output), *(len(a) for a in t.alternatives)) if t.alternatives else len(t.output)
+                  for t in tests)
+    max_output = min(MAX_OUTPUT_MB * MiB, 2 * longest + MiB)
+    stdin = _frame({"code": program, "fn_name": fn_name, "max_output": max_output})
     stdin += b"".join(_frame({"input": t.input, "timeout": timeout_s}) for t in tests)
     budget = official_global_timeout(timeout_s, len(tests))
+    # Replies are JSON: escaping can grow output up to 6x (\uXXXX), hence the margin.
     limits = Limits(timeout=budget, cpu=int(budget) + 1, memory_mb=memory_mb,
-                    max_output=len(tests) * (MAX_OUTPUT_MB * MiB + 4096) + (1 << 20), max_processes=64)
+                    max_output=len(tests) * (6 * max_output + 4096) + MiB, max_processes=64)
     run = sandbox_run(DRIVER.read_text(), stdin=stdin, limits=limits, pool=pool)
     replies = _replies(run.stdout)
     if replies and not replies[0].get("ok"):

@@ -247,3 +247,9 @@ def test_code_verdicts_match_livecodebench_grade_program(case):
     lcb = grade_program(program, [TestCase(i, o, "functional" if fn else "stdin") for i, o in tests], fn,
                         timeout=1.0, stop_on_first_failure=False)
     assert [v.verdict for v in ours] == [v.verdict for v in lcb.verdicts]
+
+
+def test_code_output_far_longer_than_expected_is_cut_and_wrong():
+    flood = "```python\nimport sys\nsys.stdout.write('3\\n' + ' ' * (3 << 20))\n```"
+    (v,) = [r["verification"] for r in verify_rows([_code_row(flood, STDIO[:1])], VerifyConfig())]
+    assert (v["passed"], v["reason"]) == (False, "wrong_answer: 0/1 tests passed; output limit exceeded")
