@@ -1,4 +1,5 @@
-"""`python -m data_prep build RECIPE` — ingest → dedup → decontaminate → respond → verify → publish.
+"""`python -m data_prep build RECIPE` — ingest → dedup → decontaminate → respond → verify → quality → difficulty
+→ publish.
 
 Each stage writes its output under `<out>/work/` and a `.done` marker; `--resume` skips finished stages and
 the teacher stage picks up where it stopped (its results are appended as they arrive), so an interrupted
@@ -15,9 +16,11 @@ from typing import Any
 
 from data_prep.decontaminate import DecontaminateConfig, Decontaminator
 from data_prep.dedup import exact_dedup
+from data_prep.difficulty import DifficultyConfig, difficulty_filter
 from data_prep.ingest import Reject, ingest
 from data_prep.progress import console
 from data_prep.publish import print_summary, publish
+from data_prep.quality import QualityConfig, quality_filter
 from data_prep.respond import run_respond
 from data_prep.row import stable_id
 from data_prep.teacher import TeacherConfig
@@ -49,6 +52,8 @@ class BuildRecipe:
     dedup: bool = True
     decontaminate: DecontaminateConfig | None = field(default_factory=DecontaminateConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
     shard_size: int = 5000
     out: str = "runs/data"
 
@@ -140,6 +145,8 @@ def build(recipe: BuildRecipe, out: str | Path | None = None, resume: bool = Fal
         items = stage("decontaminate", decontaminate, items)
     rows = stage("respond", run_respond, items, recipe, b)
     rows = stage("verify", lambda rs: (verify_rows(rs, recipe.verify), []), rows)
+    rows = stage("quality", lambda rs: quality_filter(rs, recipe.quality), rows)
+    rows = stage("difficulty", lambda rs: difficulty_filter(rs, recipe.difficulty), rows)
     stats = publish(rows, b, recipe, info)
     stats["seconds"] = round(time.monotonic() - t_all, 1)
     (b.out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")

@@ -9,10 +9,14 @@ Whatever a format carries that has no row field is kept under `extra`, so `from_
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from data_prep.row import make_row, unverified
+from eval.grading.extract import extract_answer
 
 AM_INFO_KEYS = ("source", "reference_answer", "test_case", "think_content", "answer_content")
 OPENMATH_KEYS = (
@@ -141,7 +145,7 @@ def row_to_openmath(row: dict[str, Any]) -> dict[str, Any]:
     ver = row["verification"]
     out.update({
         "expected_answer": row.get("reference_answer"),
-        "predicted_answer": None,
+        "predicted_answer": extract_answer(row["messages"][-1]["content"], strict=True).answer,
         "error_message": None if ver.get("passed") else ver.get("reason"),
         "is_correct": ver.get("passed"),
         "dataset": row["source"],
@@ -152,3 +156,31 @@ def row_to_openmath(row: dict[str, Any]) -> dict[str, Any]:
 
 TO_ROW = {"am": am_to_row, "openmath": openmath_to_row}
 FROM_ROW = {"am": row_to_am, "openmath": row_to_openmath}
+
+
+def _export(rows: Iterable[dict[str, Any]], path: str | Path, convert) -> int:
+    """Write converted rows one JSON line at a time to a temporary file renamed into place: streaming (memory
+    independent of the corpus size), and a killed export never leaves a half-written file under `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    n = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(convert(row), ensure_ascii=False) + "\n")
+                n += 1
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n
+
+
+def export_am(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
+    """Publish-time export of corpus rows in AM-DeepSeek-R1-Distilled's format; returns the number written."""
+    return _export(rows, path, row_to_am)
+
+
+def export_openmath(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
+    """Publish-time export of corpus rows in OpenMathInstruct-1's format; returns the number written."""
+    return _export(rows, path, row_to_openmath)
