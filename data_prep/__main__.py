@@ -63,7 +63,10 @@ def cmd_build(args: argparse.Namespace, overrides: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
 
+    from data_prep.teacher import check_teacher
+
     recipe = load_recipe(BuildRecipe, args.recipe, overrides)
+    check_teacher(recipe.teacher, [s.response for s in recipe.sources], args.recipe)  # before any work
     build(recipe, out=args.out, resume=args.resume)
     return 0
 
