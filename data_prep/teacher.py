@@ -225,8 +225,11 @@ class TeacherServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def _failure(self, what: str) -> RuntimeError:
-        tail = [ln.strip() for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()][-1:]
-        cause = tail[0][:300] if tail else "no output"
+        lines = [ln.strip() for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()]
+        # the last error-looking line (uvicorn's "ERROR: ...", a Python exception), else the last line
+        errors = [ln for ln in lines if re.search(r"error|exception|errno|traceback", ln, re.I)
+                  and "warning" not in ln.lower()]
+        cause = (errors or lines or ["no output"])[-1][:300]
         return RuntimeError(f"teacher server `transformers serve {self.model_dir}` {what}: {cause} "
                             f"(log: {self.log_path})")
 

@@ -30,7 +30,7 @@ class FewShotPrompt:
 
     def _render(self, instruction: str, template: str, final: dict[str, str]) -> str:
         shots = [self.templates[template].format(**ex) for ex in self.examples]
-        last = self.templates[template].format(**{k: "" for k in EXAMPLE_KEYS}, **final)
+        last = self.templates[template].format(**{**{k: "" for k in EXAMPLE_KEYS}, **final})
         return instruction + self.separator + self.separator.join(shots + [last.rstrip(" ")])
 
     def solution_prompt(self, question: str, masked_reference_solution: str | None = None) -> str:
