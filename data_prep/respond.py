@@ -274,7 +274,9 @@ def reference_solution(item: dict[str, Any]) -> str | None:
     text = item.get("reference_solution") or item.get("reference_response")
     if not text:
         return None
-    return text.replace("<think>", "").replace("</think>", "").strip()
+    if "</think>" in text:  # ingest wraps a reference solution as <think>solution</think> final answer
+        return text.split("</think>")[0].replace("<think>", "").strip()
+    return text.strip()
 
 
 def _openmath_row(it: dict[str, Any], rec: dict[str, Any], cfg: TeacherConfig, teacher: str, row_id: str,

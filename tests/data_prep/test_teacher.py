@@ -124,9 +124,9 @@ def _gone(pid: int, timeout: float = 10) -> bool:
 
 
 def test_sigterm_stops_promptly_keeps_answers_and_sigkill_leaves_no_server(tmp_path, shared, tiny_model):
-    teacher = {"serve_model": str(tiny_model), "max_tokens": 64, "samples": 1, "concurrency": 2, "retries": 0,
+    teacher = {"serve_model": str(tiny_model), "max_tokens": 24, "samples": 1, "concurrency": 2, "retries": 0,
                "temperature": 1.0}
-    recipe = _build_recipe(tmp_path, shared, 30, teacher)
+    recipe = _build_recipe(tmp_path, shared, 12, teacher)
     out = tmp_path / "corpus"
     journal = out / "work" / JOURNAL
     proc = _build(recipe, out)
@@ -139,7 +139,7 @@ def test_sigterm_stops_promptly_keeps_answers_and_sigkill_leaves_no_server(tmp_p
     assert rc == 128 + signal.SIGTERM
     assert _gone(server), "the build's teacher server outlived a SIGTERM"
     kept = _journal(journal)
-    assert 2 <= len(kept) < 30 and all("error" not in r for r in kept)
+    assert 2 <= len(kept) < 12 and all("error" not in r for r in kept)
 
     # SIGKILL: the server dies with the build (PR_SET_PDEATHSIG); --resume then finishes the rest
     proc = _build(recipe, out, "--resume")
@@ -151,7 +151,7 @@ def test_sigterm_stops_promptly_keeps_answers_and_sigkill_leaves_no_server(tmp_p
     proc = _build(recipe, out, "--resume")
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
     final = [(r["item_id"], r["sample"]) for r in _journal(journal) if "error" not in r]
-    assert len(final) == 30 == len(set(final))
+    assert len(final) == 12 == len(set(final))
 
 
 def test_stale_server_from_a_vanished_build_is_killed(tmp_path):
