@@ -146,6 +146,8 @@ class RespondContext:
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._thread is not None:
                 self._thread.join(timeout=5)
+        if self._vllm is not None:
+            self._vllm.close()
         self._stack.close()  # stops a server the build started
         if self.journal is not None:
             self.journal.close()

@@ -137,7 +137,8 @@ def check_teacher(cfg: TeacherConfig | None, responses: Iterable[str], recipe_pa
                          "with `vllm serve` and set teacher.base_url)")
     if cfg.serve_model and not cfg.base_url and cfg.backend == "openai":
         path = Path(expand_path(cfg.serve_model))
-        if not (path / "config.json").exists():
+        hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", cfg.serve_model) and not path.exists()  # served from the hub
+        if not hub_id and not (path / "config.json").exists():
             raise ValueError(f"{where}: 'teacher.serve_model' {cfg.serve_model!r} -> {path}: no model folder there "
                              "(no config.json; for the demo: python -m train.smollm)")
     for key in ("samples", "concurrency", "max_tokens"):
@@ -545,24 +546,57 @@ def journal_stats(path: Path, cfg: TeacherConfig | None = None) -> dict[str, Any
             "mean_seconds_per_request": round(seconds / len(answered), 2) if answered else None}
 
 
+def _vllm_worker(cfg: TeacherConfig, gpus: str, conn: Any) -> None:
+    """One data-parallel vLLM engine on its own GPUs, answering batches sent through `conn` until None."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpus
+    engine = VLLMTeacher(cfg, data_parallel=False)
+    while (batch := conn.recv()) is not None:
+        conn.send(engine.chat_batch(batch))
+
+
 class VLLMTeacher:
     """In-process vLLM (`backend: vllm`) through its offline `LLM` API. Needs a GPU and the `vllm` package.
 
+    `tensor_parallel_size` GPUs per engine; `data_parallel_size` > 1 runs that many engines in child processes,
+    each pinned to its own GPUs with CUDA_VISIBLE_DEVICES (vLLM's recommended offline data parallelism is one
+    engine per process), and splits every batch between them.
     UNVERIFIED: vLLM cannot run on the development machine (no GPU); written against vLLM's documented
-    `LLM(model, tensor_parallel_size, data_parallel_size, gpu_memory_utilization).chat(messages, SamplingParams)`.
+    `LLM(model, tensor_parallel_size, gpu_memory_utilization).chat(messages, sampling_params)`.
     """
 
-    def __init__(self, cfg: TeacherConfig):
+    def __init__(self, cfg: TeacherConfig, data_parallel: bool = True):
+        self.cfg = cfg
+        self.workers: list[tuple[Any, Any]] = []
+        if data_parallel and cfg.data_parallel_size > 1:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")
+            tp = cfg.tensor_parallel_size
+            for rank in range(cfg.data_parallel_size):
+                parent, child = ctx.Pipe()
+                gpus = ",".join(str(rank * tp + i) for i in range(tp))
+                proc = ctx.Process(target=_vllm_worker, args=(cfg, gpus, child), daemon=True)
+                proc.start()
+                self.workers.append((proc, parent))
+            return
         try:
             from vllm import LLM
         except ImportError as exc:
             raise RuntimeError("teacher.backend: vllm needs the vllm package (pip install vllm, GPU)") from exc
-        self.cfg = cfg
         self.llm = LLM(model=expand_path(cfg.serve_model or ""), tensor_parallel_size=cfg.tensor_parallel_size,
-                       data_parallel_size=cfg.data_parallel_size, gpu_memory_utilization=cfg.gpu_memory_utilization,
-                       seed=0)
+                       gpu_memory_utilization=cfg.gpu_memory_utilization, seed=0)
 
     def chat_batch(self, batch: list[tuple[list[dict[str, str]], int]]) -> list[dict[str, Any]]:
+        if self.workers:
+            n = len(self.workers)
+            parts = [batch[i::n] for i in range(n)]
+            for (_, conn), part in zip(self.workers, parts, strict=True):
+                conn.send(part)
+            answers = [conn.recv() for _, conn in self.workers]
+            out: list[dict[str, Any]] = [{}] * len(batch)
+            for i, got in enumerate(answers):
+                out[i::n] = got
+            return out
         from vllm import SamplingParams
 
         cfg = self.cfg
@@ -575,3 +609,10 @@ class VLLMTeacher:
             results.append({"text": c.text, "reasoning": None, "finish_reason": c.finish_reason or "stop",
                             "prompt_tokens": len(o.prompt_token_ids or []), "completion_tokens": len(c.token_ids)})
         return results
+
+    def close(self) -> None:
+        for proc, conn in self.workers:
+            conn.send(None)
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()

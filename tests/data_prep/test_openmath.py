@@ -112,3 +112,15 @@ def test_openmath_protocol_with_a_real_server(tmp_path, served_tiny, tiny_model)
     assert stats["answered"] == 4 and stats["prompt_tokens"] == sum(r["prompt_tokens"] for r in recs)
     for row in rows:
         assert row_to_openmath(row)["generated_solution"] == row["messages"][-1]["content"]
+
+
+def test_chat_continue_sends_the_partial_solution_as_the_assistant_turn(tmp_path, doubles):
+    with doubles.ScriptedEndpoint(script) as ep:
+        cfg = _cfg(ep.url, api="chat_continue")
+        with RespondContext(cfg, tmp_path) as ctx:
+            rows, _ = respond(_items(["ok"]), cfg, ctx)
+    assert row_to_openmath(rows[0])["is_correct"] is True and len(ep.requests) == 3
+    last = ep.requests[-1]
+    assert last["continue_final_message"] is True and last["add_generation_prompt"] is False
+    assert [m["role"] for m in last["messages"]] == ["user", "assistant"]
+    assert last["messages"][1]["content"].endswith("<llm-code-output>\n43\n</llm-code-output>\n")
