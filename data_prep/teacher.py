@@ -92,6 +92,10 @@ class TeacherConfig:
             return self.model
         return Path(self.serve_model or "teacher").name
 
+    def check(self, recipe_path: str | Path | None, responses: Iterable[str] = ("teacher",)) -> None:
+        """The whole teacher section checked before any work (see `check_teacher`); for the recipe loader."""
+        check_teacher(self, responses, recipe_path)
+
     def params_hash(self) -> str:
         """Everything that changes what the teacher is asked: a recorded answer counts only under the same hash."""
         keys = ("system_prompt", "prompt_suffix", "mode", "temperature", "top_p", "max_tokens", "think")
@@ -485,6 +489,7 @@ class Journal:
                         self.index[int(rec["key"], 16)] = offset
                     offset += len(raw)
         self.fh = path.open("ab")
+        self._reader: Any = None  # opened on the first lookup; appends are flushed, so it sees them
 
     @staticmethod
     def key(item_id: str, sample: int, teacher: str, params: str) -> str:
@@ -497,9 +502,10 @@ class Journal:
         off = self.index.get(int(key, 16))
         if off is None:
             return None
-        with self.path.open("rb") as fh:
-            fh.seek(off)
-            return json.loads(fh.readline())
+        if self._reader is None:
+            self._reader = self.path.open("rb")
+        self._reader.seek(off)
+        return json.loads(self._reader.readline())
 
     def append(self, rec: dict[str, Any]) -> None:
         line = (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8")
@@ -511,6 +517,8 @@ class Journal:
 
     def close(self) -> None:
         self.fh.close()
+        if self._reader is not None:
+            self._reader.close()
 
 
 def journal_stats(path: Path, cfg: TeacherConfig | None = None) -> dict[str, Any] | None:

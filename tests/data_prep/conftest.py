@@ -19,9 +19,9 @@ def doubles():
     return http_doubles
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served_tiny(tiny_model: Path, tmp_path_factory) -> Iterator[str]:
-    """The tiny model behind a real `transformers serve` (one per test module); yields its /v1 URL."""
+    """The tiny model behind a real `transformers serve` (one per test session); yields its /v1 URL."""
     from data_prep.teacher import TeacherServer
 
     log = tmp_path_factory.mktemp("served") / "server.log"

@@ -84,7 +84,10 @@ class FaultProxy(_Server):
                     self.connection.shutdown(2)
                     return None
                 time.sleep(proxy.slow_s if fault == "slow" else proxy.delay_s)
-                r = httpx.post(proxy.upstream + self.path.removeprefix("/v1"), json=body, timeout=600)
+                try:
+                    r = httpx.post(proxy.upstream + self.path.removeprefix("/v1"), json=body, timeout=600)
+                except httpx.HTTPError:  # the upstream went away (a slow reply outliving its test)
+                    return self._send(502, b'{"error": {"message": "upstream gone"}}')
                 with proxy.lock:
                     proxy.forwarded.append({"body": body, "status": r.status_code, "at": time.time()})
                 try:

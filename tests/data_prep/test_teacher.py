@@ -34,7 +34,8 @@ def test_fault_injecting_proxy_ends_in_retries_and_complete_output(tmp_path, ser
     faults = ("429", "ok", "500", "drop", "ok", "slow", "ok")
     with doubles.FaultProxy(served_tiny, faults, slow_s=3.0) as proxy:
         cfg = TeacherConfig(base_url=proxy.url, model=str(tiny_model), max_tokens=8, samples=2, concurrency=2,
-                            request_timeout_s=1.5, retries=8, backoff_s=0.05, backoff_max_s=0.2, temperature=1.0)
+                            request_timeout_s=1.5, retries=8, backoff_s=0.05, backoff_max_s=0.2, temperature=1.0,
+                            price_input_per_mtok=0.5, price_output_per_mtok=2.0)
         items = _items(5)
         with RespondContext(cfg, tmp_path) as ctx:
             rows, rejects = respond(items, cfg, ctx)
@@ -46,6 +47,10 @@ def test_fault_injecting_proxy_ends_in_retries_and_complete_output(tmp_path, ser
     assert len(rows) + len(rejects) == 10
     assert not [r for r in rejects if "request failed" in r.reason]
     assert stats["answered"] == 10 and stats["failed_attempts"] == 0 and stats["retries"] >= 4
+    tokens_in, tokens_out = sum(r["prompt_tokens"] for r in done), sum(r["completion_tokens"] for r in done)
+    assert tokens_in > 0 and tokens_out > 0 and (stats["prompt_tokens"], stats["completion_tokens"]) == (tokens_in,
+                                                                                                        tokens_out)
+    assert stats["cost_usd"] == pytest.approx(tokens_in * 0.5e-6 + tokens_out * 2e-6)
 
 
 def _build_recipe(tmp_path: Path, shared: Path, n: int, teacher: dict) -> Path:
@@ -214,6 +219,11 @@ def test_recipe_checks_before_any_work(tmp_path, repo, monkeypatch):
         check_teacher(TeacherConfig(base_url="http://x/v1", mode="openmath_code",
                                     openmath=__import__("data_prep.teacher", fromlist=["x"]).OpenMathConfig(
                                         prompts={"default": "math", "gsm8k": "nope"})), ["teacher"], path)
+    with pytest.raises(ValueError, match="'teacher.mode: openmath_code' needs 'teacher.backend: openai'"):
+        TeacherConfig(backend="vllm", serve_model="m/x", mode="openmath_code").check(path)
+    with pytest.raises(RuntimeError, match="needs the vllm package"), \
+            RespondContext(TeacherConfig(backend="vllm", serve_model="m/x"), tmp_path) as ctx:
+        respond(_items(1), ctx.cfg, ctx)  # vllm is a GPU extra, not installed here
     # the demo's served model is found under $DISTILLERY_CACHE, not a hard-coded .cache
     from data_prep.build import BuildRecipe
 
@@ -254,3 +264,32 @@ def test_bounded_queue_holds_at_most_twice_concurrency_jobs():
 
     asyncio.run(run_bounded(jobs(), handle, on_result, concurrency=4))
     assert finished == 20_000 and peak <= 2 * 4 + 1, peak
+
+
+def test_rate_limiter_spaces_requests_and_tokens(monkeypatch):
+    # a fake clock (test double for time): the limiter's arithmetic is checked without waiting for minutes
+    import data_prep.teacher as teacher
+
+    clock = [1000.0]
+    slept: list[float] = []
+
+    async def fake_sleep(s: float) -> None:
+        slept.append(s)
+        clock[0] += s
+
+    monkeypatch.setattr(teacher.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(teacher.asyncio, "sleep", fake_sleep)
+
+    async def go() -> None:
+        rl = teacher.RateLimiter(rpm=6, tpm=None)  # one request per 10 s after a burst of 6
+        for _ in range(8):
+            await rl.acquire(1)
+        rl = teacher.RateLimiter(rpm=None, tpm=1000)
+        await rl.acquire(900)
+        rl.settle(900, 100)  # the answer used 100 tokens: 800 come back
+        await rl.acquire(900)
+        await rl.acquire(900)  # now the bucket is short: wait for 900 tokens at 1000/min
+
+    asyncio.run(go())
+    assert sum(slept[:2]) == pytest.approx(20.0)  # requests 7 and 8 waited 10 s each
+    assert sum(slept[2:]) == pytest.approx(900 * 60 / 1000, rel=0.01)
