@@ -67,7 +67,11 @@ def cmd_build(args: argparse.Namespace, overrides: list[str]) -> int:
 
     recipe = load_recipe(BuildRecipe, args.recipe, overrides)
     check_teacher(recipe.teacher, [s.response for s in recipe.sources], args.recipe)  # before any work
-    build(recipe, out=args.out, resume=args.resume)
+    try:
+        build(recipe, out=args.out, resume=args.resume)
+    except KeyboardInterrupt:  # the `with` blocks have stopped the teacher server and kept every answer
+        print("interrupted: finished work is kept; continue with --resume", file=sys.stderr)
+        return 130
     return 0
 
 

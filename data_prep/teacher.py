@@ -251,18 +251,25 @@ class TeacherServer:
         self.pid_file.write_text(json.dumps({"pid": self.proc.pid, "start_time": _start_time(self.proc.pid),
                                              "parent": os.getpid(), "parent_start_time": _start_time(os.getpid()),
                                              "cmd": cmd}))
+        try:
+            self._wait_healthy()
+        except BaseException:  # a failed start, or SIGTERM / Ctrl-C while it loads: no server is left behind
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_healthy(self) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                self.pid_file.unlink(missing_ok=True)
                 raise self._failure(f"exited with code {self.proc.returncode}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200:
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        self.__exit__(None, None, None)
         raise self._failure(f"not healthy after {self.timeout_s:.0f} s")
 
     def __exit__(self, *exc: object) -> None:

@@ -146,6 +146,16 @@ def test_sigterm_stops_promptly_keeps_answers_and_sigkill_leaves_no_server(tmp_p
     kept = _journal(journal)
     assert 2 <= len(kept) < 12 and all("error" not in r for r in kept)
 
+    # Ctrl-C (SIGINT): the same, with the usual exit status
+    proc = _build(recipe, out, "--resume")
+    server = _server_pid(out, proc)
+    _wait_lines(journal, len(kept) + 1, proc)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130 and "continue with --resume" in proc.stderr.read()
+    assert _gone(server), "the build's teacher server outlived a Ctrl-C"
+    kept = _journal(journal)
+    assert len(kept) < 12 and all("error" not in r for r in kept)
+
     # SIGKILL: the server dies with the build (PR_SET_PDEATHSIG); --resume then finishes the rest
     proc = _build(recipe, out, "--resume")
     server = _server_pid(out, proc)
@@ -242,6 +252,24 @@ def test_identical_samples_are_one_row_and_a_duplicate_reject(tmp_path, doubles)
     assert len(rows) == 2 and len({r["id"] for r in rows}) == 2
     assert [r.reason for r in rejects] == ["duplicate response (identical to sample 0)"] * 4
     assert len(ep.requests) == 6
+
+
+def test_journal_drops_a_line_cut_short_by_a_kill(tmp_path):
+    from data_prep.teacher import Journal
+
+    path = tmp_path / JOURNAL
+    j = Journal(path)
+    j.append({"key": Journal.key("a", 0, "t", "p"), "response": "kept"})
+    j.close()
+    with path.open("a") as fh:
+        fh.write('{"key": "00000000000000ff", "response": "cut sh')  # the kill landed mid-write
+    j = Journal(path)
+    j.append({"key": Journal.key("b", 0, "t", "p"), "response": "new"})
+    assert j.get(Journal.key("a", 0, "t", "p"))["response"] == "kept"
+    assert j.get(Journal.key("b", 0, "t", "p"))["response"] == "new"
+    assert Journal.key("a", 1, "t", "p") not in j and "00000000000000ff" not in j
+    j.close()
+    assert [json.loads(x)["response"] for x in path.read_text().splitlines()] == ["kept", "new"]
 
 
 def test_bounded_queue_holds_at_most_twice_concurrency_jobs():
