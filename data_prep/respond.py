@@ -187,8 +187,7 @@ class RespondContext:
         rec = {"key": k, "item_id": item_id(it), "sample": s, "teacher": self.teacher,
                "params": self.cfg.params_hash() if self.cfg else None, **result}
         self.journal.append(rec)
-        if "error" not in rec:
-            got[k] = rec
+        got[k] = rec  # a failed one too, so its reject can say why
 
     def _generate(self, todo: list[tuple[dict, int, str]], got: dict) -> None:
         cfg = self.cfg
@@ -222,7 +221,7 @@ class RespondContext:
             masked = None
             if cfg.openmath.generation_type == "masked_reference_solution":
                 mrec = got.get(self.key(item_id(it), MASK_SAMPLE))
-                if mrec is None:
+                if mrec is None or "error" in mrec:
                     return {"error": "no masked reference solution (pass 1 failed; retried on --resume)"}
                 masked = mrec["masked_reference_solution"]
             prompt = prompts(it["source"]).solution_prompt(it["problem"], masked)
@@ -306,8 +305,9 @@ def teacher_rows(items: list[dict[str, Any]], cfg: TeacherConfig, ctx: RespondCo
         seen: dict[str, int] = {}
         for s in range(cfg.samples):
             rec = got.get(ctx.key(item_id(it), s))
-            if rec is None:
-                yield _reject(it, "teacher request failed (retried on --resume)", sample=s)
+            if rec is None or "error" in rec:
+                error = rec["error"] if rec else "not asked (the stage was stopped)"
+                yield _reject(it, "teacher request failed (retried on --resume)", sample=s, error=error)
                 continue
             response = rec["generated_solution"] if openmath else rec["response"]
             if not response.replace("<think>", "").replace("</think>", "").strip():

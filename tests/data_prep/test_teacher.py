@@ -321,3 +321,20 @@ def test_rate_limiter_spaces_requests_and_tokens(monkeypatch):
     asyncio.run(go())
     assert sum(slept[:2]) == pytest.approx(20.0)  # requests 7 and 8 waited 10 s each
     assert sum(slept[2:]) == pytest.approx(900 * 60 / 1000, rel=0.01)
+
+
+def test_a_request_that_keeps_failing_is_a_reject_with_its_error_and_is_asked_again(tmp_path, doubles):
+    with doubles.FaultProxy("http://127.0.0.1:9/v1", ("500",)) as proxy:  # never forwards: always a 500
+        cfg = TeacherConfig(base_url=proxy.url, samples=1, retries=2, backoff_s=0.01, max_tokens=8)
+        with RespondContext(cfg, tmp_path) as ctx:
+            rows, rejects = respond(_items(2), cfg, ctx)
+            stats = ctx.stats()
+        assert proxy.injected["500"] == 6  # 2 problems × (1 try + 2 retries)
+    assert rows == [] and [r.reason for r in rejects] == ["teacher request failed (retried on --resume)"] * 2
+    assert "InternalServerError" in rejects[0].record["error"] and "after 3 attempt(s)" in rejects[0].record["error"]
+    assert stats["failed_attempts"] == 2 and stats["answered"] == 0
+    with doubles.ScriptedEndpoint(lambda kind, body: ("fine \\boxed{0}", "stop")) as ep:  # the endpoint recovers
+        cfg = TeacherConfig(base_url=ep.url, samples=1, max_tokens=8)
+        with RespondContext(cfg, tmp_path) as ctx:
+            rows, rejects = respond(_items(2), cfg, ctx)
+    assert len(rows) == 2 and not rejects and len(ep.requests) == 2
