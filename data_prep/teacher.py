@@ -532,8 +532,9 @@ def journal_stats(path: Path, cfg: TeacherConfig | None = None) -> dict[str, Any
     """What the teacher did, from its journal: requests, failures, truncations, tokens and cost."""
     if not path.exists():
         return None
-    answered: set[str] = set()
-    asked: set[str] = set()
+    # An answered key is never asked again, so success lines are unique: only keys still failing are held.
+    answered = 0
+    failing: set[str] = set()
     c = {"failed_attempts": 0, "retries": 0, "stopped": 0, "hit_max_tokens": 0, "prompt_tokens": 0,
          "completion_tokens": 0, "code_executions": 0}
     seconds = 0.0
@@ -541,12 +542,13 @@ def journal_stats(path: Path, cfg: TeacherConfig | None = None) -> dict[str, Any
         if isinstance(rec, BadLine):
             continue
         key = rec.get("key") or f"{rec.get('item_id')}/{rec.get('sample')}"
-        asked.add(key)
         c["retries"] += rec.get("retries", 0)
         if "error" in rec:
             c["failed_attempts"] += 1
+            failing.add(key)
             continue
-        answered.add(key)
+        failing.discard(key)
+        answered += 1
         c["stopped"] += rec.get("finish_reason") == "stop"
         c["hit_max_tokens"] += rec.get("finish_reason") == "length"
         c["prompt_tokens"] += rec.get("prompt_tokens") or 0
@@ -557,8 +559,8 @@ def journal_stats(path: Path, cfg: TeacherConfig | None = None) -> dict[str, Any
     if cfg is not None:
         cost = round(c["prompt_tokens"] * cfg.price_input_per_mtok / 1e6
                      + c["completion_tokens"] * cfg.price_output_per_mtok / 1e6, 6)
-    return {"requests": len(asked), "answered": len(answered), **c, "cost_usd": cost,
-            "mean_seconds_per_request": round(seconds / len(answered), 2) if answered else None}
+    return {"requests": answered + len(failing), "answered": answered, **c, "cost_usd": cost,
+            "mean_seconds_per_request": round(seconds / answered, 2) if answered else None}
 
 
 def _vllm_worker(cfg: TeacherConfig, gpus: str, conn: Any) -> None:
