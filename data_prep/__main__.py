@@ -64,8 +64,15 @@ def cmd_build(args: argparse.Namespace, overrides: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
 
+    from data_prep.teacher import check_teacher
+
     recipe = load_recipe(BuildRecipe, args.recipe, overrides)
-    build(recipe, out=args.out, resume=args.resume)
+    check_teacher(recipe.teacher, [s.response for s in recipe.sources], args.recipe)  # before any work
+    try:
+        build(recipe, out=args.out, resume=args.resume)
+    except KeyboardInterrupt:  # the `with` blocks have stopped the teacher server and kept every answer
+        print("interrupted: finished work is kept; continue with --resume", file=sys.stderr)
+        return 130
     return 0
 
 

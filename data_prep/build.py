@@ -23,7 +23,7 @@ from data_prep.publish import print_summary, publish
 from data_prep.quality import QualityConfig, quality_filter
 from data_prep.respond import run_respond
 from data_prep.row import stable_id
-from data_prep.teacher import TeacherConfig
+from data_prep.teacher import TeacherConfig, check_teacher
 from data_prep.verify import VerifyConfig, verify_rows
 from eval.jsonl import read_jsonl, write_jsonl
 from eval.recipe import to_dict
@@ -115,6 +115,7 @@ def benchmark_problems(name: str) -> list[tuple[str, str]]:
 
 def build(recipe: BuildRecipe, out: str | Path | None = None, resume: bool = False) -> dict[str, Any]:
     """Run every stage of `recipe` into `out`; return the stats written to stats.json."""
+    check_teacher(recipe.teacher, [s.response for s in recipe.sources], f"recipe '{recipe.name}'")
     b = Build(recipe, Path(out or recipe.out), resume)
     b.prepare()
     info: dict[str, Any] = {}

@@ -34,7 +34,8 @@ def write_card(out: Path, recipe: Any, stats: dict[str, Any]) -> Path:
     if stats.get("teacher"):
         t = stats["teacher"]
         lines += [f"Teacher: {t['answered']} of {t['requests']} requests answered ({t['stopped']} finished, "
-                  f"{t['hit_max_tokens']} cut off at max_tokens and rejected), {t['completion_tokens']} tokens.", ""]
+                  f"{t['hit_max_tokens']} cut off at max_tokens and rejected), {t['prompt_tokens']} prompt and "
+                  f"{t['completion_tokens']} completion tokens, cost {t['cost_usd']} USD.", ""]
     lines += ["## Stages", "", "| stage | kept | rejected | seconds |", "|---|---:|---:|---:|"]
     for name, info in stats["stages"].items():
         lines.append(f"| {name} | {info['rows']} | {info['rejects']} | {info['seconds']} |")

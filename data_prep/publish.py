@@ -12,6 +12,7 @@ from rich.table import Table
 
 from data_prep.card import write_card
 from data_prep.progress import console
+from data_prep.teacher import journal_stats
 from eval.jsonl import iter_jsonl, write_jsonl
 
 if TYPE_CHECKING:
@@ -33,27 +34,6 @@ def shares(rows: list[dict]) -> dict[str, dict[str, Any]]:
                     "unverifiable": c["unverifiable"],
                     "verified_share": round(c["passed"] / checked, 4) if checked else None}
     return out
-
-
-def teacher_stats(results_path: Path) -> dict[str, Any] | None:
-    """What the teacher did: requests, failures, truncations and tokens, from its results file."""
-    if not results_path.exists():
-        return None
-    latest: dict[tuple[str, int], dict] = {}
-    errors = 0
-    for _, rec in iter_jsonl(results_path):
-        if isinstance(rec, dict):
-            errors += "error" in rec
-            latest[(rec["item_id"], rec["sample"])] = rec
-    ok = [r for r in latest.values() if "error" not in r]
-    tokens = sum(r.get("completion_tokens") or 0 for r in ok)
-    return {
-        "requests": len(latest), "answered": len(ok), "failed_attempts": errors,
-        "stopped": sum(r.get("finish_reason") == "stop" for r in ok),
-        "hit_max_tokens": sum(r.get("finish_reason") == "length" for r in ok),
-        "completion_tokens": tokens,
-        "mean_seconds_per_request": round(sum(r["seconds"] for r in ok) / len(ok), 2) if ok else None,
-    }
 
 
 def publish(rows: list[dict], b: Build, recipe: BuildRecipe, stage_info: dict) -> dict[str, Any]:
@@ -87,7 +67,7 @@ def publish(rows: list[dict], b: Build, recipe: BuildRecipe, stage_info: dict) -
         "shards": n_shards,
         "stages": stage_info,
         "verification": shares(rows),
-        "teacher": teacher_stats(b.work / "teacher.results.jsonl"),
+        "teacher": journal_stats(b.work / "teacher.results.jsonl", recipe.teacher),
         "rejects": {stage: sum(c.values()) for stage, c in reject_counts.items()},
         "reject_reasons": reject_counts,
         "by_source": dict(Counter(r["source"] for r in kept)),

@@ -1,8 +1,33 @@
-"""Fixtures shared by the dedup and decontamination tests: one embedding model and cache per session."""
+"""Fixtures shared by data_prep tests: one embedding model and cache per session (dedup, decontamination), and the
+HTTP test doubles and a served tiny model (teacher tests; the doubles live in http_doubles.py)."""
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+
+_spec = importlib.util.spec_from_file_location("http_doubles", Path(__file__).with_name("http_doubles.py"))
+http_doubles = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(http_doubles)  # a plain module beside the tests (pytest runs with --import-mode=importlib)
+
+
+@pytest.fixture(scope="session")
+def doubles():
+    """FaultProxy (counting, fault-injecting proxy) and ScriptedEndpoint (a test-double server)."""
+    return http_doubles
+
+
+@pytest.fixture(scope="session")
+def served_tiny(tiny_model: Path, tmp_path_factory) -> Iterator[str]:
+    """The tiny model behind a real `transformers serve` (one per test session); yields its /v1 URL."""
+    from data_prep.teacher import TeacherServer
+
+    log = tmp_path_factory.mktemp("served") / "server.log"
+    with TeacherServer(str(tiny_model), log, timeout_s=300) as server:
+        yield server.base_url
 
 
 @pytest.fixture(scope="session")
