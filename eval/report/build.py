@@ -102,6 +102,14 @@ def build_report(run_dirs: list[Path], out_dir: Path, baseline: Path | None = No
     runs = [load_run(label, folder) for label, folder in zip(unique_labels(folders), folders)]
     attach_final_models(runs)
     base_run = runs[base_index] if base_index is not None else None
+    # the baseline first, then the runs as given, the checkpoints of one training run together in step order
+    first_of: dict[Path, int] = {}
+    for i, r in enumerate(runs):
+        if r.series is not None:
+            first_of.setdefault(r.series, i)
+    runs = [r for _, r in sorted(enumerate(runs), key=lambda ir: (ir[1] is not base_run,
+                                                                   first_of.get(ir[1].series, ir[0]) if ir[1].series
+                                                                   else ir[0], ir[1].step or 0, ir[0]))]
     for r in runs:
         found.notes += [f"{code(r.label)} ({code(r.folder)}): {n}" for n in r.notes]
     scored = [r for r in runs if r.summary is not None]

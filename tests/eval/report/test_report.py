@@ -57,6 +57,8 @@ def test_checkpoint_runs_in_chromium(checkpoint_runs, browser, tmp_path, capsys)
     assert re.search(r"\| \*\*step300\*\* \(`\S+checkpoint-300`\) \| — \| \d+\.\d ± \d+\.\d \(16×4\) \|", md)
     assert "| AM-Distill-Qwen-32B (published) | 72.7 | 96.2 | 64.3 | 59.1 |" in md
     assert re.search(r"\| \*\*step100\*\* \| — \| [+-]\d+\.\d ± \d+\.\d \(16 problems\) \|", md)
+    scores = md.split("## Scores")[1].split("### ")[0]
+    assert re.findall(r"^\| \*\*(\w+)\*\*", scores, flags=re.M) == ["base", "step100", "step200", "step300"]
     # checkpoint table in step order, with the final figure of each kind
     steps = re.findall(r"^\| (\d+) \| step\d+ \|", md.split("## Checkpoints")[1], flags=re.M)
     assert steps == ["100", "200", "300"]
@@ -168,3 +170,35 @@ def test_real_runs_of_the_tiny_model(tmp_path, tiny_model, repo, browser, s1k_re
     shot = artefact_dir(tmp_path) / "report_tiny_model.png"
     seen = open_report(browser, html, shot)
     check_page(seen, html, md)
+
+
+def test_pipeline_folder_traces_the_demo_corpus_through_its_rejects(tmp_path, shared):
+    """The `make demo` layout (corpus/, sft/, eval/base, eval/sft) with a corpus built before data_prep wrote
+    contamination.json: the removals come from corpus/rejects/decontaminate.jsonl, written here by the real
+    decontaminator over the real s1K sample."""
+    from data_prep.decontaminate import Decontaminator
+    from eval.jsonl import write_jsonl
+
+    run = tmp_path / "demo"
+    corpus = make_corpus(run / "corpus", [])
+    (corpus / "contamination.json").unlink()
+    bench = [json.loads(x) for x in (shared / "benchmarks" / "math500.jsonl").read_text().splitlines()]
+    s1k_file = shared / "samples" / "s1K__contamination-audit-converted__1000rows.json"
+    items = [{"problem": r["problem"], "item_id": f"s1k-{r['id']}", "origin": {"file": str(s1k_file), "line": i + 1}}
+             for i, r in enumerate(json.loads(s1k_file.read_text()))]
+    _, rejects = Decontaminator({"math500": [(b["unique_id"], b["problem"]) for b in bench]}).filter(items)
+    write_jsonl(corpus / "rejects" / "decontaminate.jsonl", [r.to_json() for r in rejects])
+    sft = make_checkpoint(run / "sft", corpus)
+    (sft / "distillery_train.json").write_text(json.dumps({"global_step": 12, "losses": [1.4, 0.9]}))
+    (run / "models" / "base").mkdir(parents=True)
+    make_eval_run(run / "eval" / "base", run / "models" / "base", skill=0.2, seed=7, n_problems=4, samples=2)
+    make_eval_run(run / "eval" / "sft", sft, skill=0.4, seed=8, n_problems=4, samples=2)
+    assert report_main([str(run), "--baseline", str(run / "eval" / "base"), "--out", str(run)]) == 0
+    md = (run / "report.md").read_text()
+    assert "| train | supervised fine-tuning | demo: 12 steps, loss 1.400 → 0.900 |" in md
+    assert f"report `{corpus / 'rejects' / 'decontaminate.jsonl'}`. **4** training row(s) removed" in md
+    assert "| math500 | `test/intermediate_algebra/1849.json` | exact match | — | `s1k-81` | " \
+           "s1K\\_\\_contamination-audit-converted\\_\\_1000rows.json:82 |" in md
+    assert "`sft` / math500: 4 of the 8 problems scored were among the removed items" in md
+    assert re.search(r"### Δ pass@1 vs baseline `base`\n\n.*\n\n.*\n\|---\|---\|---\|---\|---\|\n\| \*\*sft\*\* \| — "
+                     r"\| [+-]\d+\.\d ± \d+\.\d \(8 problems\) \|", md)
