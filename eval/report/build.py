@@ -119,7 +119,7 @@ def build_report(run_dirs: list[Path], out_dir: Path, baseline: Path | None = No
     body: list[tuple[str, list[str]]] = []
     if found.pipelines:
         corpus_status, corpus_lines = _stage(corpus_section, found.corpus)
-        sft_status, sft_lines = _stage(sft_section, found.sft)
+        sft_status, sft_lines = _stage(lambda parts: sft_section(parts, figs), found.sft)
         stage_rows = [["data_prep", "build the verified corpus", corpus_status],
                       ["train", "supervised fine-tuning", sft_status],
                       ["eval", "generate, grade, score", _eval_status(runs)],

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from eval.report import plots
+
 
 def _load(path: Path) -> dict[str, Any] | None:
     if not path.exists():
@@ -16,6 +18,10 @@ def _load(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -49,7 +55,7 @@ def corpus_section(parts: list[tuple[str, Path]]) -> tuple[str, list[str]]:
     statuses = []
     for label, folder in parts:
         stats = _load(folder / "stats.json")
-        lines += [f"### Corpus `{label}` ({folder})", ""]
+        lines += [f"### Corpus `{label}` (`{folder}`)", ""]
         if stats is None:
             lines.append(f"`{folder}/stats.json` is missing: the build did not finish (look in `{folder}/work/`).")
             statuses.append(f"{label}: stats.json missing")
@@ -94,15 +100,15 @@ def _trainer_state(folder: Path) -> dict[str, Any] | None:
     return _load(checkpoints[-1]) if checkpoints else None
 
 
-def sft_section(parts: list[tuple[str, Path]]) -> tuple[str, list[str]]:
+def sft_section(parts: list[tuple[str, Path]], figs: Any = None) -> tuple[str, list[str]]:
     """(one-line status, Markdown lines) for the train stage (train.sft's distillery_train.json and/or the
-    Trainer's trainer_state.json / train_results.json)."""
+    Trainer's trainer_state.json / train_results.json); with `figs` (sections.Figures), a loss plot per run."""
     if not parts:
         return "missing: no sft/ folder", ["No `sft/` folder was found, so training left nothing to report."]
     lines: list[str] = []
     statuses = []
     for label, folder in parts:
-        lines += [f"### Training `{label}` ({folder})", ""]
+        lines += [f"### Training `{label}` (`{folder}`)", ""]
         ours = _load(folder / "distillery_train.json") or {}
         state = _trainer_state(folder)
         results = _load(folder / "train_results.json") or _load(folder / "all_results.json") or {}
@@ -138,6 +144,8 @@ def sft_section(parts: list[tuple[str, Path]]) -> tuple[str, list[str]]:
             lines.append(f"- {_num(data.get('examples'))} examples, {_num(data.get('tokens'))} tokens "
                          f"({_num(data.get('trained_tokens'))} trained), max length {_num(data.get('max_length'))}, "
                          f"{_num(data.get('dropped_overlong'))} dropped as too long")
+        if figs is not None and len(losses) > 1:
+            lines += ["", *figs.add(f"loss_{_safe(label)}", plots.losses(losses, label), f"training loss of {label}")]
         if len(losses) > 2:
             lines += ["", "Loss every logged step: " + ", ".join(f"{s}: {v:.3f}" for s, v in losses[:40])
                       + (" …" if len(losses) > 40 else "")]

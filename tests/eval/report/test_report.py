@@ -196,6 +196,7 @@ def test_pipeline_folder_traces_the_demo_corpus_through_its_rejects(tmp_path, sh
     assert report_main([str(run), "--baseline", str(run / "eval" / "base"), "--out", str(run)]) == 0
     md = (run / "report.md").read_text()
     assert "| train | supervised fine-tuning | demo: 12 steps, loss 1.400 → 0.900 |" in md
+    assert "![training loss of demo](report_files/loss_demo.png)" in md
     assert f"report `{corpus / 'rejects' / 'decontaminate.jsonl'}`. **4** training row(s) removed" in md
     assert "| math500 | `test/intermediate_algebra/1849.json` | exact match | — | `s1k-81` | " \
            "s1K\\_\\_contamination-audit-converted\\_\\_1000rows.json:82 |" in md
