@@ -244,6 +244,13 @@ def load_run(label: str, folder: Path) -> Run:
                          "finished so far.")
     else:
         run.summary = summary
+        benchmarks = summary.get("benchmarks")
+        if not isinstance(benchmarks, dict):
+            run.notes.append(f"`{folder / 'summary.json'}` has no `benchmarks` object: no scores")
+            benchmarks = {}
+        for key in [k for k, b in benchmarks.items() if not isinstance(b, dict)]:
+            run.notes.append(f"`{folder / 'summary.json'}`: benchmarks.{key} is not an object; left out")
+        summary["benchmarks"] = {k: b for k, b in benchmarks.items() if isinstance(b, dict)}
         for key, b in run.benchmarks.items():
             path = folder / str(b.get("samples_file") or f"{key}.samples.jsonl")
             if path.is_file():

@@ -122,11 +122,14 @@ def test_missing_and_partial_runs_are_notes(tmp_path, browser):
     broken = tmp_path / "broken"  # summary.json cut short, no samples
     broken.mkdir()
     (broken / "summary.json").write_text('{"model": "m", "benchmarks": {')
+    odd = tmp_path / "odd"  # valid JSON of the wrong shape
+    odd.mkdir()
+    (odd / "summary.json").write_text('{"model": "m", "benchmarks": {"math500": 3}}')
     empty = tmp_path / "empty"
     empty.mkdir()
     gone = tmp_path / "gone"
     out = tmp_path / "rep"
-    assert report_main([str(good), str(partial), str(broken), str(empty), str(gone), "--baseline",
+    assert report_main([str(good), str(partial), str(broken), str(odd), str(empty), str(gone), "--baseline",
                         str(tmp_path / "nobase"), "--out", str(out)]) == 0
     md = (out / "report.md").read_text()
     notes = md.split("## Notes")[1].split("\n## ")[0]
@@ -134,6 +137,7 @@ def test_missing_and_partial_runs_are_notes(tmp_path, browser):
     assert f"`{empty}` holds neither an eval run" in notes
     assert f"`{tmp_path / 'nobase'}`" in notes and "no Δ column" in notes
     assert f"`{broken / 'summary.json'}` is not valid JSON" in notes
+    assert f"`{odd / 'summary.json'}`: benchmarks.math500 is not an object; left out" in notes
     assert "the run did not finish (or was interrupted)" in notes and "benchmark `aime24`: no samples on disk yet" \
         in notes
     assert re.search(r"\| \*\*partial\*\* \(partial\) \(`Qwen/Qwen2\.5-7B-Instruct`\) \| — \| \d+\.\d ± \d+\.\d "
