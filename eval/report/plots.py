@@ -65,6 +65,7 @@ def scores(benchmarks: list[str], runs: dict[str, list[tuple[float | None, float
     fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
     _bars(ax, benchmarks, {r: [v for v, _ in vals] for r, vals in runs.items()},
           {r: [e for _, e in vals] for r, vals in runs.items()})
+    ax.set_ylim(0, max(5.0, ax.get_ylim()[1]))
     ax.set_ylabel("pass@1 (%)")
     ax.set_title("pass@1 per benchmark (error bars: ± 1 standard error over problems)")
     ax.legend(fontsize=8, ncols=min(4, len(runs)))
@@ -87,6 +88,7 @@ def checkpoints(name: str, benchmarks: list[str], points: dict[str, list[tuple[i
         if bench in baselines:
             label, value = baselines[bench]
             ax.axhline(value, linestyle="--", color="grey", label=f"baseline {label}")
+        ax.set_ylim(0, max(5.0, ax.get_ylim()[1]))
         ax.set_title(bench, fontsize=10)
         ax.set_xlabel("training step")
         ax.set_ylabel("pass@1 (%)")
@@ -106,6 +108,7 @@ def pass_maj_at_k(benchmarks: list[str], curves: dict[str, dict[str, tuple[list[
             ax.plot(ks, passes, marker="o", color=color, label=f"{run} pass@k")
             ax.plot(ks, majs, marker="s", linestyle="--", color=color, label=f"{run} maj@k")
         ax.set_xscale("log", base=2)
+        ax.set_ylim(0, max(5.0, ax.get_ylim()[1]))
         ax.set_title(bench, fontsize=10)
         ax.set_xlabel("k (samples)")
         ax.set_ylabel("%")

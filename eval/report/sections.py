@@ -418,13 +418,12 @@ def audits_section(runs: list[Run]) -> list[str]:
     for r in runs:
         for key, scan in r.scans.items():
             rate = 100.0 * scan.truncated / scan.rows if scan.rows else 0.0
-            lines.append(f"- {code(r.label)} / {esc(key)}: {scan.truncated} of {scan.rows} samples truncated "
-                         f"({rate:.1f}%)")
+            lines += [f"{code(r.label)} / {esc(key)}: **{scan.truncated}** of {scan.rows} samples truncated "
+                      f"({rate:.1f}%)" + (", e.g.:" if scan.truncated else "."), ""]
             for e in scan.truncated_examples.items if scan.truncated_examples else []:
-                lines += ["", f"  {code(e['problem_id'])} sample {num(e['sample'])}, {num(e['n_tokens'])} tokens, "
+                lines += [f"- {code(e['problem_id'])} sample {num(e['sample'])}, {num(e['n_tokens'])} tokens, "
                           f"finish reason {esc(e['finish_reason'])}; the end of the response:", ""]
-                lines += ["  " + x for x in fence(e["tail"])]
-            lines.append("")
+                lines += [*fence(e["tail"]), ""]
     lines += ["", "### Sampled wrong answers", "",
               "A few wrong samples per benchmark (uniform sample, fixed seed): the extracted answer beside the gold.", ""]
     for r in runs:

@@ -172,6 +172,7 @@ def open_report(browser, html: Path, screenshot: Path) -> dict[str, Any]:
             return {alt: i.alt, w: r.width, h: r.height, natural: i.naturalWidth, complete: i.complete,
                     data: i.src.startsWith('data:image/png;base64,')};}),
         headings: [...document.querySelectorAll('h2')].map(h => h.innerText),
+        pres: document.querySelectorAll('pre').length,
         text: document.body.innerText,
     })""")
     page.screenshot(path=str(screenshot), full_page=True)

@@ -174,6 +174,9 @@ def test_real_runs_of_the_tiny_model(tmp_path, tiny_model, repo, browser, s1k_re
     shot = artefact_dir(tmp_path) / "report_tiny_model.png"
     seen = open_report(browser, html, shot)
     check_page(seen, html, md)
+    # every truncated response's end is one code block of its own (fences closed, whatever the model wrote)
+    assert re.search(r"`base` / math500: \*\*\d+\*\* of 6 samples truncated", md)
+    assert seen["pres"] == len(re.findall(r"^```+text$", md, flags=re.M)) > 0
 
 
 def test_pipeline_folder_traces_the_demo_corpus_through_its_rejects(tmp_path, shared):
