@@ -159,6 +159,10 @@ def write_report(run_dirs: list[Path], out_dir: Path, baseline: Path | None = No
     """Write report.md (+ report_files/*.png) and report.html into out_dir; returns their paths."""
     markdown, images = build_report(run_dirs, out_dir, baseline)
     out_dir.mkdir(parents=True, exist_ok=True)
+    stale = out_dir / sections.Figures().folder
+    for old in stale.glob("*.png") if stale.is_dir() else []:  # figures of an earlier report into this folder
+        if f"{stale.name}/{old.name}" not in images:
+            old.unlink()
     for rel, png in images.items():
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / rel).write_bytes(png)

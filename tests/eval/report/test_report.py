@@ -100,7 +100,11 @@ def test_lineage_of_a_checkpoint_lists_the_s1k_copies(tmp_path, s1k_removals):
     shutil.rmtree(corpus)
     assert {p.name for p in ckpt.iterdir()} == {LINEAGE_FILE, STATS_COPY, CONTAMINATION_COPY}
     make_eval_run(tmp_path / "eval", ckpt, skill=0.5, seed=3, n_problems=2, samples=1)
+    (tmp_path / "rep" / "report_files").mkdir(parents=True)
+    (tmp_path / "rep" / "report_files" / "checkpoints_0.png").write_bytes(b"a figure of an earlier report")
     assert report_main([str(tmp_path / "eval"), "--out", str(tmp_path / "rep")]) == 0
+    assert sorted(p.name for p in (tmp_path / "rep" / "report_files").iterdir()) == [
+        "by_0_math500_level.png", "by_1_math500_subject.png", "lengths_0.png", "rates.png", "scores.png"]
     md = (tmp_path / "rep" / "report.md").read_text()
     assert f"report `{ckpt / CONTAMINATION_COPY}`" in md and "against `math500`, `aime24`" in md
     assert sorted(re.findall(r"`s1k-(\d+)`", md), key=int) == [str(i) for i in S1K_COPIES]
