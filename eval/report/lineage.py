@@ -80,6 +80,12 @@ def parse_contamination(data: Any) -> tuple[list[dict[str, Any]] | None, list[st
         value = data.get(key)
         if isinstance(value, list):
             return [normalise_removal(r) for r in value if isinstance(r, dict)], checked
+    # removals grouped per benchmark: {"by_benchmark": {"math500": [...]}} or {"math500": [...]}
+    grouped = [(name, rows) for outer in (data, *[v for v in data.values() if isinstance(v, dict)])
+               for name, rows in outer.items() if isinstance(rows, list) and rows and isinstance(rows[0], dict)]
+    if grouped:
+        return [normalise_removal({"benchmark": name, **r}) for name, rows in grouped for r in rows
+                if isinstance(r, dict)], checked
     if data.get("removed") == 0 or data.get("count") == 0:
         return [], checked
     return None, checked

@@ -214,3 +214,31 @@ def test_pipeline_folder_traces_the_demo_corpus_through_its_rejects(tmp_path, sh
     assert "`sft` / math500: 4 of the 8 problems scored were among the removed items" in md
     assert re.search(r"### Δ pass@1 vs baseline `base`\n\n.*\n\n.*\n\|---\|---\|---\|---\|---\|\n\| \*\*sft\*\* \| — "
                      r"\| [+-]\d+\.\d ± \d+\.\d \(8 problems\) \|", md)
+
+
+@pytest.mark.parametrize("report", [
+    [{"benchmark": "math500", "item_id": "test/a.json", "method": "exact", "score": 1.0, "row_id": "r1",
+      "source": "s1k"}],
+    {"benchmarks": ["math500"], "records": [{"benchmark": "math500", "benchmark_item": "test/a.json", "how": "exact",
+                                             "score": 1.0, "row": {"id": "r1", "source": "s1k"}}]},
+    {"benchmarks": ["math500"], "by_benchmark": {"math500": [{"item_id": "test/a.json", "method": "exact",
+                                                              "score": 1.0, "id": "r1", "source": "s1k"}]}},
+    {"removed": [{"stage": "decontaminate", "reason": "x", "detail": {"contamination": {
+        "benchmark": "math500", "item_id": "test/a.json", "method": "exact", "score": 1.0}}, "id": "r1",
+        "source": "s1k"}]},
+])
+def test_contamination_report_shapes(report):
+    """The shapes a contamination report may take (a list, named records, grouped per benchmark, Reject rows with
+    `detail.contamination`) all read as the same removal."""
+    from eval.report.lineage import parse_contamination
+
+    removals, _ = parse_contamination(report)
+    assert removals == [{"benchmark": "math500", "item_id": "test/a.json", "method": "exact", "score": 1.0,
+                         "row_id": "r1", "source": "s1k"}]
+
+
+def test_contamination_report_without_items():
+    from eval.report.lineage import parse_contamination
+
+    assert parse_contamination({"benchmarks": ["math500", "aime24"], "removed": 0}) == ([], ["math500", "aime24"])
+    assert parse_contamination({"benchmarks": ["math500"], "note": "n/a"}) == (None, ["math500"])
