@@ -34,8 +34,8 @@ demo: install
 		--dataset_name $(RUN)/corpus --output_dir $(RUN)/sft
 	$(PYTHON) -m eval run recipes/eval/demo.yaml --model $(CACHE)/models/smollm2-135m-instruct --out $(RUN)/eval/base
 	$(PYTHON) -m eval run recipes/eval/demo.yaml --model $(RUN)/sft --out $(RUN)/eval/sft
-	$(PYTHON) -m eval report $(RUN) --out $(RUN)
-	@echo "Report: $(RUN)/report.md"
+	$(PYTHON) -m eval report $(RUN) --baseline $(RUN)/eval/base --out $(RUN)
+	@echo "Report: $(RUN)/report.html"
 
 test: install
 	bash tests/setup_system.sh

@@ -8,7 +8,7 @@ import sys
 COMMANDS = {
     "run": ("eval.run", "generate responses for a benchmark suite and score them"),
     "score": ("eval.score", "re-score a file of responses offline"),
-    "report": ("eval.report", "write a Markdown report for one or more run directories"),
+    "report": ("eval.report", "write an HTML page and a Markdown report for one or more run directories"),
 }
 
 

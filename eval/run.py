@@ -33,6 +33,7 @@ from eval.generation.vllm_engine import VLLMOptions
 from eval.grading.dispatch import GradeOptions, grade_samples
 from eval.jsonl import BadLine, iter_jsonl, write_jsonl
 from eval.metrics import summarize
+from eval.provenance import collect as collect_provenance
 from eval.recipe import RecipeError, load_recipe, to_dict
 from eval.summary import print_benchmark_table, write_disagreements
 
@@ -343,6 +344,7 @@ def run(recipe: EvalRecipe, recipe_path: str | None = None) -> dict[str, Any]:
         "resumed_problems": sum(len(d) for *_, d in plan),
         "host": {"python": platform.python_version(), "platform": platform.platform()},
         "settings": settings["recipe_settings"],
+        "provenance": collect_provenance(settings),
         "benchmarks": {},
     }
     for spec, bench, problems, path, _ in plan:

@@ -103,11 +103,12 @@ def test_report_lists_four_stages_and_the_reference_table(pipeline):
     assert stages == ["data_prep", "train", "eval", "report"]
     assert "180 rows kept, verified share 90.0%, 33 rejects" in text
     assert "30 steps, loss 2.500 → 1.200, 95.3 s" in text
-    assert "| **base** (models/base) | 0.0 (20×2) | 2.5 (20×2) | — | — |" in text
-    assert "| **sft** (models/sft) | 0.0 (20×2) | 7.5 (20×2) | — | — |" in text
+    assert "| **base** (`models/base`) | 0.0 (20×2) | 2.5 (20×2) | — | — |" in text
+    assert "| **sft** (`models/sft`) | 0.0 (20×2) | 7.5 (20×2) | — | — |" in text
     assert "| DeepSeek-R1-Distill-Qwen-1.5B (published) | 28.9 | 83.9 | 33.8 | 16.9 |" in text
     assert "| AM-Distill-Qwen-72B (published) | 76.5 | 97.0 | 65.9 | 59.7 |" in text
-    assert "| models/sft | hf | 0.6 | 0.95 | 192 | 0 | no | none | 251.5 |" in text
+    assert "| sampling | temperature 0.60, top-p 0.95, max_new_tokens 192, seed 0 |" in text
+    assert "**sft** is not comparable with the published rows: max\\_new\\_tokens 192 \\< 32,768." in text
     assert "wrong answer (18)" in text
 
 
