@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -93,10 +92,9 @@ def s1k_removals(shared) -> list[dict[str, Any]]:
     for r in s1k:
         m = index.match(r["problem"])
         if m:
-            cover = re.search(r"(\d+)%", m.how)
             out.append({"benchmark": m.benchmark, "item_id": m.problem_id,
-                        "method": "exact" if m.how == "exact match" else "13-gram coverage",
-                        "score": 1.0 if cover is None else int(cover.group(1)) / 100, "row_id": f"s1k-{r['id']}",
+                        "method": "exact" if m.method == "exact" else "13-gram coverage",
+                        "score": m.score, "row_id": f"s1k-{r['id']}",
                         "source": "s1k"})
     assert {r["row_id"] for r in out} == {f"s1k-{i}" for i in S1K_COPIES}
     return out

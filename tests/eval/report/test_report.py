@@ -108,7 +108,7 @@ def test_lineage_of_a_checkpoint_lists_the_s1k_copies(tmp_path, s1k_removals):
     md = (tmp_path / "rep" / "report.md").read_text()
     assert f"report `{ckpt / CONTAMINATION_COPY}`" in md and "against `math500`, `aime24`" in md
     assert sorted(re.findall(r"`s1k-(\d+)`", md), key=int) == [str(i) for i in S1K_COPIES]
-    assert "| math500 | exact | 2 |" in md and "| math500 | 13-gram coverage | 2 |" in md
+    assert "| math500 | exact | 3 |" in md and "| math500 | 13-gram coverage | 1 |" in md
     assert "Every run drew one sample per problem" in md  # samples=1: no pass@k curve, said so
 
 
@@ -209,7 +209,7 @@ def test_pipeline_folder_traces_the_demo_corpus_through_its_rejects(tmp_path, sh
     assert "| train | supervised fine-tuning | demo: 12 steps, loss 1.400 → 0.900 |" in md
     assert "![training loss of demo](report_files/loss_demo.png)" in md
     assert f"report `{corpus / 'rejects' / 'decontaminate.jsonl'}`. **4** training row(s) removed" in md
-    assert "| math500 | `test/intermediate_algebra/1849.json` | exact match | — | `s1k-81` | " \
+    assert "| math500 | `test/intermediate_algebra/1849.json` | exact | 1.000 | `s1k-81` | " \
            "s1K\\_\\_contamination-audit-converted\\_\\_1000rows.json:82 |" in md
     assert "`sft` / math500: 4 of the 8 problems scored were among the removed items" in md
     assert re.search(r"### Δ pass@1 vs baseline `base`\n\n.*\n\n.*\n\|---\|---\|---\|---\|---\|\n\| \*\*sft\*\* \| — "
