@@ -154,7 +154,7 @@ def pass_rows(recipe: BuildRecipe, b: BuildDir, engine: Any, dedup: Deduplicator
         items = list(read_rows(part(b.items, index)))
         all_rejects: list[Reject] = []
 
-        def run(stage: str, fn, rows: list[dict], *args) -> list[dict]:
+        def run(stage: str, fn, rows: list[dict], *args, counts=counts, all_rejects=all_rejects) -> list[dict]:
             t0 = time.monotonic()
             kept, rejects = fn(rows, *args)
             counts.add(stage, rows, kept, rejects, time.monotonic() - t0)

@@ -21,6 +21,10 @@ class SourceError(Exception):
     """A whole source cannot be read (missing, a directory, not parseable, hub unreachable): one line, no traceback."""
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
 def iter_jsonl_bytes(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
     """JSONL read as bytes and decoded line by line, so one bad byte costs one line, not the file."""
     with path.open("rb") as fh:
@@ -53,9 +57,11 @@ def iter_json_list(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadLine]]
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: not UTF-8 (byte at offset {exc.start}); a JSON document cannot be read in part")
+        raise SourceError(f"{path}: not UTF-8 (byte at offset {exc.start}); "
+                          "a JSON document cannot be read in part") from None
     except json.JSONDecodeError as exc:
-        raise SourceError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno} ({exc.msg})")
+        raise SourceError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno} "
+                          f"({exc.msg})") from None
     if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), list):
         data = next(iter(data.values()))  # {"data": [...]} / {"train": [...]} wrappers
     if not isinstance(data, list):
@@ -72,7 +78,7 @@ def iter_parquet(path: Path, batch_rows: int = 1024) -> Iterator[tuple[int, dict
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
-        raise SourceError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})")
+        raise SourceError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
     n = 0
     try:
         for batch in pf.iter_batches(batch_size=batch_rows):
@@ -80,7 +86,7 @@ def iter_parquet(path: Path, batch_rows: int = 1024) -> Iterator[tuple[int, dict
                 n += 1
                 yield n, rec
     except (pa.ArrowException, OSError) as exc:
-        raise SourceError(f"{path}: Parquet read failed after row {n} ({str(exc).splitlines()[0]})")
+        raise SourceError(f"{path}: Parquet read failed after row {n} ({_first_line(exc)})") from None
 
 
 def iter_file(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
@@ -130,7 +136,7 @@ def iter_hub(name: str, config: str | None, split: str, revision: str | None
         ds = datasets.load_dataset(name, config, split=split, revision=revision, streaming=True)
         rows = iter(ds)
     except Exception as exc:  # datasets raises many types (ConnectionError, DatasetNotFoundError, ValueError...)
-        raise SourceError(f"{label}: cannot be loaded ({type(exc).__name__}: {str(exc).splitlines()[0][:300]})")
+        raise SourceError(f"{label}: cannot be loaded ({type(exc).__name__}: {_first_line(exc)})") from None
     n = 0
     while True:
         try:
@@ -139,6 +145,6 @@ def iter_hub(name: str, config: str | None, split: str, revision: str | None
             return
         except Exception as exc:
             raise SourceError(f"{label}: reading stopped after row {n} ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:300]})")
+                              f"{_first_line(exc)})") from None
         n += 1
         yield n, rec
