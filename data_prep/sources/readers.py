@@ -98,7 +98,7 @@ def iter_file(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
         with path.open("rb") as fh:
             fh.read(1)
     except OSError as exc:
-        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})")
+        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if path.suffix == ".jsonl":
         yield from iter_jsonl_bytes(path)
     elif path.suffix == ".json":
