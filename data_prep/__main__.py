@@ -26,7 +26,7 @@ from data_prep.convert import FROM_ROW, TO_ROW, ConvertError
 from data_prep.ingest import Reject
 from data_prep.row import row_errors
 from eval.jsonl import BadLine, iter_jsonl, write_jsonl
-from eval.recipe import RecipeError, load_recipe
+from eval.recipe import RecipeError
 
 
 def _rows_in(path: Path) -> tuple[list[dict[str, Any]], list[Reject]]:
@@ -60,16 +60,18 @@ def _raise_on_sigterm(signum: int, frame: object) -> None:
 
 
 def cmd_build(args: argparse.Namespace, overrides: list[str]) -> int:
-    from data_prep.build import BuildRecipe, build
+    from data_prep.build import build, load_build_recipe
 
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
 
     from data_prep.teacher import check_teacher
 
-    recipe = load_recipe(BuildRecipe, args.recipe, overrides)
-    check_teacher(recipe.teacher, [s.response for s in recipe.sources], args.recipe)  # before any work
+    recipe = load_build_recipe(args.recipe, overrides)  # the whole recipe is checked before any work starts
+    check_teacher(recipe.teacher, [s.response for s in recipe.sources], args.recipe)
+    if args.engine:
+        recipe.engine = args.engine
     try:
-        build(recipe, out=args.out, resume=args.resume)
+        build(recipe, out=args.out, resume=args.resume, recipe_path=str(args.recipe))
     except KeyboardInterrupt:  # the `with` blocks have stopped the teacher server and kept every answer
         print("interrupted: finished work is kept; continue with --resume", file=sys.stderr)
         return 130
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("recipe", type=Path)
     p.add_argument("--out", type=Path, default=None, help="output directory (default: the recipe's 'out')")
     p.add_argument("--resume", action="store_true", help="continue an interrupted build in --out")
+    p.add_argument("--engine", choices=["local", "ray"], default=None, help="override the recipe's engine")
     p = sub.add_parser("convert", help="convert between corpus rows and seed formats")
     p.add_argument("--from", dest="src", choices=["row", *TO_ROW], required=True)
     p.add_argument("--to", dest="dst", choices=["row", *FROM_ROW], required=True)

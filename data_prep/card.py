@@ -36,9 +36,14 @@ def write_card(out: Path, recipe: Any, stats: dict[str, Any]) -> Path:
         lines += [f"Teacher: {t['answered']} of {t['requests']} requests answered ({t['stopped']} finished, "
                   f"{t['hit_max_tokens']} cut off at max_tokens and rejected), {t['prompt_tokens']} prompt and "
                   f"{t['completion_tokens']} completion tokens, cost {t['cost_usd']} USD.", ""]
-    lines += ["## Stages", "", "| stage | kept | rejected | seconds |", "|---|---:|---:|---:|"]
+    lines += ["## Sources", "", "| source | input | records read | items | unreadable | note |",
+              "|---|---|---:|---:|---:|---|"]
+    for s in stats.get("sources", []):
+        note = s.get("error") or ("gave 0 rows" if s["records"] == 0 else "")
+        lines.append(f"| {s['name']} | `{s['label']}` | {s['records']} | {s['items']} | {s['rejects']} | {note} |")
+    lines += ["", "## Stages", "", "| stage | in | kept | rejected | seconds |", "|---|---:|---:|---:|---:|"]
     for name, info in stats["stages"].items():
-        lines.append(f"| {name} | {info['rows']} | {info['rejects']} | {info['seconds']} |")
+        lines.append(f"| {name} | {info.get('in', '')} | {info['rows']} | {info['rejects']} | {info['seconds']} |")
     lines += ["", "## Reject reasons", ""]
     for stage, reasons in stats["reject_reasons"].items():
         for reason, n in reasons.items():

@@ -90,7 +90,9 @@ def difficulty_filter(rows: list[dict[str, Any]], cfg: DifficultyConfig) -> tupl
     cfg.check()
     fields = {f.name for f in dataclasses.fields(Reject)}
     kept, rejects = [], []
-    for row in annotate(rows):
+    # rows the pipeline already annotated (over all samples, failed ones included) keep their rates
+    for row in rows if rows and all("pass_rate" in r or r["verification"].get("passed") is None for r in rows) \
+            else annotate(rows):
         rate = row.get("pass_rate")
         rule = next((r for r in cfg.downsample if rate is not None and r.min_pass_rate <= rate <= r.max_pass_rate),
                     None)

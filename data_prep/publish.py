@@ -1,79 +1,108 @@
-"""Publishing a build: shards of kept rows, the verify rejects, stats.json, the dataset card and the summary."""
+"""Publishing a build: the finished row parts linked as shards under data/, rejects split by stage, stats.json,
+the contamination report, the dataset card and the console summary. Everything streams from the parts on disk."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from data_prep.card import write_card
+from data_prep.index_adapters import write_contamination_report
 from data_prep.progress import console
+from data_prep.shards import finished, part
+from data_prep.stats import StageCounts, shares
 from data_prep.teacher import journal_stats
-from eval.jsonl import iter_jsonl, write_jsonl
 
 if TYPE_CHECKING:
-    from data_prep.build import Build, BuildRecipe
+    from data_prep.pipeline import BuildDir
+    from data_prep.recipe import BuildRecipe
 
 
-def shares(rows: list[dict]) -> dict[str, dict[str, Any]]:
-    """Verified share per (source, response mode): the figure that exposes extraction and grading bugs."""
-    groups: dict[str, Counter] = defaultdict(Counter)
-    for r in rows:
-        key = f"{r['source']}/{(r.get('extra') or {}).get('response_mode', 'own')}"
-        groups[key]["rows"] += 1
-        p = r["verification"]["passed"]
-        groups[key]["passed" if p else ("unverifiable" if p is None else "failed")] += 1
-    out = {}
-    for key, c in sorted(groups.items()):
-        checked = c["passed"] + c["failed"]
-        out[key] = {"rows": c["rows"], "passed": c["passed"], "failed": c["failed"],
-                    "unverifiable": c["unverifiable"],
-                    "verified_share": round(c["passed"] / checked, 4) if checked else None}
-    return out
-
-
-def publish(rows: list[dict], b: Build, recipe: BuildRecipe, stage_info: dict) -> dict[str, Any]:
+def link_shards(b: BuildDir, shards: int) -> int:
+    """data/train-XXXXX-of-NNNNN.jsonl as hard links to the non-empty row parts (rebuilt on every publish)."""
     data = b.out / "data"
     if data.exists():
         shutil.rmtree(data)
-    kept = [r for r in rows if r["verification"]["passed"] or
-            (r["verification"]["passed"] is None and recipe.verify.keep_unverifiable)]
-    dropped = [r for r in rows if r not in kept]
-    n_shards = max(1, -(-len(kept) // recipe.shard_size))
-    for i in range(n_shards):
-        write_jsonl(data / f"train-{i:05d}-of-{n_shards:05d}.jsonl",
-                    kept[i * recipe.shard_size:(i + 1) * recipe.shard_size])
-    write_jsonl(b.rejects_dir / "verify.jsonl", [
-        {"stage": "verify", "reason": r["verification"]["reason"], "file": r["extra"]["origin"]["file"],
-         "line": r["extra"]["origin"]["line"], "field": "response", "record": r}
-        for r in dropped if "origin" in (r.get("extra") or {})
-    ])
-    reject_counts: dict[str, Counter] = {}
-    for path in sorted(b.rejects_dir.glob("*.jsonl")):
-        reasons = Counter()
-        for _, rec in iter_jsonl(path):
-            if isinstance(rec, dict):
-                reason = rec.get("reason", "?")
-                reasons[reason.split(": got ")[0][:120]] += 1
-        if reasons:
-            reject_counts[path.stem] = dict(reasons.most_common(20))
+    data.mkdir(parents=True)
+    parts = [part(b.parts, i) for i in range(shards) if part(b.parts, i).stat().st_size > 0]
+    if not parts:
+        (data / "train-00000-of-00001.jsonl").write_text("")
+        return 1
+    for j, p in enumerate(parts):
+        os.link(p, data / f"train-{j:05d}-of-{len(parts):05d}.jsonl")
+    return len(parts)
+
+
+def split_rejects(b: BuildDir, shards: int) -> tuple[dict[str, Counter], list[dict[str, Any]]]:
+    """rejects/<stage>.jsonl from the per-shard reject parts; returns reasons per stage and contamination hits."""
+    for old in b.rejects_dir.glob("*.jsonl"):
+        old.unlink()
+    handles: dict[str, Any] = {}
+    reasons: dict[str, Counter] = {}
+    contamination = []
+    try:
+        for suffix in (".ingest.jsonl", ".rows.jsonl"):
+            for i in range(shards):
+                path = part(b.reject_parts, i, suffix)
+                if not path.exists():
+                    continue
+                with path.open(encoding="utf-8") as fh:
+                    for line in fh:
+                        rec = json.loads(line)
+                        stage = rec["stage"]
+                        if stage not in handles:
+                            handles[stage] = (b.rejects_dir / f"{stage}.jsonl").open("w", encoding="utf-8")
+                            reasons[stage] = Counter()
+                        handles[stage].write(line)
+                        reasons[stage][rec.get("reason", "?").split(": got ")[0][:120]] += 1
+                        if stage == "decontaminate" and "contamination" in (rec.get("detail") or {}):
+                            contamination.append({k: rec.get(k) for k in ("id", "source", "file", "line")}
+                                                 | {"contamination": rec["detail"]["contamination"]})
+    finally:
+        for fh in handles.values():
+            fh.close()
+    return reasons, contamination
+
+
+def publish(b: BuildDir, recipe: BuildRecipe, ingest: dict[str, Any]) -> dict[str, Any]:
+    shards = ingest["shards"]
+    counts = StageCounts()
+    verification: dict[str, Counter] = {}
+    by_category: Counter = Counter()
+    rows = 0
+    for i in range(shards):
+        counts.merge(finished(b.items_marks, i))
+        mark = finished(b.parts_marks, i)
+        counts.merge(mark)
+        rows += mark["rows"]
+        by_category.update(mark.get("by_category", {}))
+        for key, c in mark["verification"].items():
+            verification.setdefault(key, Counter()).update(c)
+    n_shards = link_shards(b, shards)
+    reasons, contamination = split_rejects(b, shards)
+    totals = counts.totals()
+    final = totals.get("verify", {}).get("by_source", {})
     stats = {
         "name": recipe.name,
-        "rows": len(kept),
+        "rows": rows,
         "shards": n_shards,
-        "stages": stage_info,
-        "verification": shares(rows),
+        "sources": ingest["sources"],
+        "stages": totals,
+        "verification": shares(verification),
         "teacher": journal_stats(b.work / "teacher.results.jsonl", recipe.teacher),
-        "rejects": {stage: sum(c.values()) for stage, c in reject_counts.items()},
-        "reject_reasons": reject_counts,
-        "by_source": dict(Counter(r["source"] for r in kept)),
-        "by_category": dict(Counter(r["category"] for r in kept)),
+        "rejects": {stage: sum(c.values()) for stage, c in sorted(reasons.items())},
+        "reject_reasons": {stage: dict(c.most_common(20)) for stage, c in sorted(reasons.items())},
+        "by_source": {src: c["out"] for src, c in final.items() if c["out"]},
+        "by_category": dict(by_category),
     }
-    (b.out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    if recipe.decontaminate is not None:
+        write_contamination_report(b.out, contamination)
     write_card(b.out, recipe, stats)
     return stats
 
@@ -87,6 +116,20 @@ def print_summary(stats: dict[str, Any], out: Path) -> None:
         share = "-" if s["verified_share"] is None else f"{100 * s['verified_share']:.1f}%"
         table.add_row(key, str(s["rows"]), str(s["passed"]), str(s["failed"]), str(s["unverifiable"]), share)
     console.print(table)
+    flow = Table(title="rows per stage (in → kept, rejected)")
+    flow.add_column("stage")
+    flow.add_column("in", justify="right")
+    flow.add_column("kept", justify="right")
+    flow.add_column("rejected", justify="right")
+    flow.add_column("seconds", justify="right")
+    for stage, s in stats["stages"].items():
+        flow.add_row(stage, str(s["in"]), str(s["rows"]), str(s["rejects"]), str(s["seconds"]))
+    console.print(flow)
+    for s in stats["sources"]:
+        if s.get("error"):
+            console.print(f"[red]source {s['name']!r}: 0 rows — {s['error']}[/red]")
+        elif s["records"] == 0:
+            console.print(f"[yellow]source {s['name']!r} ({s['label']}): 0 rows (empty)[/yellow]")
     if stats.get("teacher"):
         t = stats["teacher"]
         console.print(f"teacher: {t['answered']}/{t['requests']} answered, {t['stopped']} finished, "

@@ -36,7 +36,10 @@ def test_build_writes_shards_rejects_stats_and_card(tmp_path, shared):
     stats = build(load_recipe(BuildRecipe, _recipe(tmp_path, shared)), out=out)
     assert stats["rows"] == 30
     assert stats["verification"]["gsm8k/reference"]["verified_share"] == 1.0
-    assert sorted(p.name for p in (out / "data").iterdir()) == [f"train-0000{i}-of-00003.jsonl" for i in range(3)]
+    # shard_size counts records read: 33 lines → item shards of 10, 10, 10, 3 → row shards of 9, 9, 10, 2
+    shards = sorted((out / "data").iterdir())
+    assert [p.name for p in shards] == [f"train-0000{i}-of-00004.jsonl" for i in range(4)]
+    assert [len(p.read_text().splitlines()) for p in shards] == [9, 9, 10, 2]
     ingest_rej = [json.loads(x) for x in (out / "rejects" / "ingest.jsonl").read_text().splitlines()]
     assert [(r["line"], r.get("field")) for r in ingest_rej] == [(6, None), (11, "question")]
     dedup_rej = [json.loads(x) for x in (out / "rejects" / "dedup.jsonl").read_text().splitlines()]
@@ -44,7 +47,9 @@ def test_build_writes_shards_rejects_stats_and_card(tmp_path, shared):
         dedup_rej[0]["reason"]
     assert stats["rejects"] == {"dedup": 1, "ingest": 2}
     assert "**30 rows**" in (out / "README.md").read_text()
-    row = json.loads((out / "data" / "train-00000-of-00003.jsonl").read_text().splitlines()[0])
+    assert stats["stages"]["ingest"]["by_source"] == {"gsm8k": {"in": 33, "out": 31, "rejected": 2}}
+    assert stats["stages"]["dedup"]["by_source"] == {"gsm8k": {"in": 31, "out": 30, "rejected": 1}}
+    row = json.loads(shards[0].read_text().splitlines()[0])
     assert row["messages"][-1]["content"].startswith("<think>\n") and row["verification"]["method"] == "math_verify"
 
     import datasets
@@ -59,9 +64,10 @@ def test_build_refuses_to_overwrite_and_resumes_without_redoing(tmp_path, shared
     build(load_recipe(BuildRecipe, recipe_path), out=out)
     with pytest.raises(FileExistsError, match="--resume"):
         build(load_recipe(BuildRecipe, recipe_path), out=out)
-    stamp = (out / "work" / "ingest.done").stat().st_mtime_ns
+    marks = sorted((out / "work").glob("*_done/part-*.json"))
+    stamps = [m.stat().st_mtime_ns for m in marks]
     stats = build(load_recipe(BuildRecipe, recipe_path), out=out, resume=True)
-    assert (out / "work" / "ingest.done").stat().st_mtime_ns == stamp  # finished stages are not redone
+    assert [m.stat().st_mtime_ns for m in marks] == stamps  # finished shards are not redone
     assert stats["rows"] == 30
     with pytest.raises(ValueError, match="different recipe"):
         build(load_recipe(BuildRecipe, recipe_path, ["shard_size=5"]), out=out, resume=True)
@@ -95,8 +101,8 @@ def test_teacher_through_transformers_serve_and_resume(tmp_path, shared, tiny_mo
 
     # Simulate a crash inside the teacher stage: one answer lost, stage markers gone. Resume asks only for it.
     results.write_text("\n".join(json.dumps(r) for r in first[:3]) + "\n")
-    for stage in ("respond", "verify"):
-        (out / "work" / f"{stage}.done").unlink()
+    for mark in (out / "work" / "out_done").glob("part-*.json"):
+        mark.unlink()
     proc = subprocess.run([sys.executable, "-m", "data_prep", "build", str(recipe_path), "--out", str(out),
                            "--resume"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

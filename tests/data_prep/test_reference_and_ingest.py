@@ -40,7 +40,7 @@ def test_ingest_rejects_name_file_line_and_field(tmp_path):
         "[1, 2]",
     ]) + "\n")
     got = list(ingest(p, "gsm8k", "gsm8k"))
-    assert isinstance(got[0], dict) and got[0]["origin"] == {"file": str(p), "line": 1}
+    assert isinstance(got[0], dict) and got[0]["origin"] == {"file": str(p), "line": 1, "original_id": None}
     rejects = [(g.line, g.field, g.reason) for g in got if isinstance(g, Reject)]
     assert rejects[0][0] == 2 and rejects[0][2].startswith("malformed JSON")
     assert rejects[1] == (3, "question", "missing or empty problem text")
