@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from eval.generation.cpu import resolve_dtype, thread_env
 from eval.grading.extract import last_boxed
 
 R1_MATH_SUFFIX = "\n\nPlease reason step by step, and put your final answer within \\boxed{}."
@@ -33,7 +34,7 @@ class TeacherConfig:
 
     base_url: str | None = None  # e.g. https://api.deepseek.com/v1 or http://host:8000/v1
     serve_model: str | None = None  # a local model folder to serve with `transformers serve` instead
-    serve_dtype: str = "auto"  # dtype for the served model (bfloat16 is 1.6× faster on CPUs with avx512_bf16)
+    serve_dtype: str = "auto"  # auto: bfloat16 on CPUs with native bf16 (avx512_bf16 / AMX), else float32
     model: str = "teacher"  # model name sent in requests (a served folder is named by its path)
     api_key_env: str = "OPENAI_API_KEY"
     system_prompt: str | None = None
@@ -61,7 +62,7 @@ class TeacherServer:
     def __init__(self, model_dir: str, log_path: Path, timeout_s: float = 300.0, port: int | None = None,
                  dtype: str = "auto"):
         self.model_dir = model_dir
-        self.dtype = dtype
+        self.dtype = resolve_dtype(dtype, "cpu")  # auto: bf16 only where the CPU has it natively, else fp32
         self.log_path = log_path
         self.timeout_s = timeout_s
         self.port = port or free_port()
@@ -77,7 +78,9 @@ class TeacherServer:
         cli = Path(sys.executable).with_name("transformers")
         cmd = [str(cli) if cli.exists() else "transformers", "serve", self.model_dir,
                "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", "--dtype", self.dtype]
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # The build only waits on HTTP while the server decodes: the server gets every core.
+        env = {**os.environ, **thread_env()}
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
