@@ -41,7 +41,7 @@ def run_teacher(items: list[dict], cfg: TeacherConfig, b: Build) -> tuple[list[d
             if (it["item_id"], s) not in answered]
     if jobs:
         serving = (TeacherServer(cfg.serve_model, b.work / "teacher_server.log", cfg.server_start_timeout_s,
-                                 dtype=cfg.serve_dtype)
+                                 dtype=cfg.serve_dtype, extra_args=tuple(cfg.serve_args))
                    if cfg.serve_model and not cfg.base_url else nullcontext())
         with serving as server:
             base_url = cfg.base_url or server.base_url
