@@ -71,19 +71,20 @@ def _pct(value: float | None) -> str:
 
 
 def corpus_lines(stats: dict[str, Any] | None) -> list[str]:
+    """Rows per source/response with their verification, and the teacher's asked/answered/finished/verified."""
     if not stats:
         return ["corpus: no stats.json (the build did not finish)"]
-    lines = [f"corpus: {stats.get('rows', '-')} rows written"]
-    teacher = stats.get("teacher") or {}
-    by = stats.get("by_source") or stats.get("sources") or {}
-    verified = {k: v for k, v in by.items() if isinstance(v, dict)}
-    for key, v in sorted(verified.items()):
-        lines.append(f"  {key:<24} {v.get('rows', '-'):>5} rows  {v.get('passed', '-'):>5} verified  "
+    lines = [f"corpus: {stats.get('rows', '-')} rows written (verified rows only)"]
+    verification = stats.get("verification") or {}
+    for key, v in verification.items():
+        lines.append(f"  {key:<24} {v.get('rows', '-'):>5} answers  {v.get('passed', '-'):>5} verified  "
                      f"{v.get('failed', '-'):>4} wrong  {v.get('unverifiable', '-'):>3} unverifiable")
+    teacher = stats.get("teacher")
     if teacher:
-        lines.append(f"  teacher: {teacher.get('asked', '-')} asked, {teacher.get('answered', '-')} answered, "
-                     f"{teacher.get('finished', '-')} finished, {teacher.get('verified', '-')} verified "
-                     f"(distilled rows in the corpus); wrong and cut-off answers are in corpus/rejects/")
+        verified = sum(v.get("passed") or 0 for k, v in verification.items() if k.endswith("/teacher"))
+        lines.append(f"  teacher: {teacher.get('requests', '-')} asked, {teacher.get('answered', '-')} answered, "
+                     f"{teacher.get('stopped', '-')} finished, {teacher.get('hit_max_tokens', '-')} cut off, "
+                     f"{verified} verified → distilled rows; wrong and cut-off answers are in corpus/rejects/")
     return lines
 
 
