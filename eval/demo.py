@@ -3,7 +3,7 @@
     python -m eval.demo time RUN_DIR STAGE -- COMMAND...   run COMMAND, add its wall time to RUN_DIR/timings.json
     python -m eval.demo summary RUN_DIR                    one screen: CPU, time per stage, corpus, scores, report
 
-The summary reads only what the stages wrote: timings.json, corpus/stats.json, sft/trainer_state.json,
+The summary reads only what the stages wrote: timings.json, corpus/stats.json, sft/distillery_train.json,
 eval/{base,sft}/summary.json. A stage that did not run shows as "-".
 """
 
@@ -105,16 +105,17 @@ def score_lines(base: dict[str, Any] | None, sft: dict[str, Any] | None) -> list
     return out
 
 
-def sft_line(state: dict[str, Any] | None) -> str:
-    if not state:
-        return "fine-tune: no trainer_state.json"
-    losses = [h["loss"] for h in state.get("log_history", []) if "loss" in h]
+def sft_line(train: dict[str, Any] | None) -> str:
+    """Steps and loss from train.sft's distillery_train.json (loss means of the first and last quarter of steps)."""
+    if not train:
+        return "fine-tune: no distillery_train.json"
+    losses = [x for x in train.get("losses") or [] if isinstance(x, int | float)]
     if not losses:
-        return f"fine-tune: {state.get('global_step', '-')} steps"
-    k = max(1, min(4, len(losses) // 2))
+        return f"fine-tune: {train.get('global_step', '-')} steps"
+    k = max(1, len(losses) // 4)
     first, last = sum(losses[:k]) / k, sum(losses[-k:]) / k
-    return f"fine-tune: {state.get('global_step', len(losses))} steps, loss {first:.2f} → {last:.2f} " \
-           f"(means of the first and last {k} steps)"
+    return (f"fine-tune: {train.get('global_step', len(losses))} steps, loss {first:.2f} → {last:.2f} "
+            f"(means of the first and last {k} steps)")
 
 
 def summary(run: Path) -> str:
@@ -129,7 +130,7 @@ def summary(run: Path) -> str:
                        for k, v in timings.items())
     lines.append(f"time: {stages}  | total {total / 60:.1f} min" if timings else "time: no timings.json")
     lines += corpus_lines(_load(run / "corpus" / "stats.json"))
-    lines.append(sft_line(_load(run / "sft" / "trainer_state.json")))
+    lines.append(sft_line(_load(run / "sft" / "distillery_train.json")))
     lines += score_lines(_load(run / "eval" / "base" / "summary.json"), _load(run / "eval" / "sft" / "summary.json"))
     report = next((p for p in (run / "report.html", run / "report.md") if p.exists()), None)
     lines.append(f"report: {report or '(not written)'}   what a 135M model on a CPU can show: recipes/DEMO.md")
