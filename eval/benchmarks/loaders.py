@@ -49,6 +49,13 @@ class Problem:
         return self.text or self.fields["question"]
 
 
+def _in_repo(path: Path) -> Path:
+    """A relative path missing from the working directory, read from the repository instead when it is there
+    (recipes name shipped files as `eval/benchmarks/data/…`, and jobs such as slurm's run from other folders)."""
+    repo_copy = DATA_DIR.parents[2] / path
+    return repo_copy if not path.is_absolute() and not path.exists() and repo_copy.exists() else path
+
+
 def _rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
     if not path.exists():
         raise BenchmarkDataError(f"{path}: benchmark file not found")
@@ -159,7 +166,7 @@ def load_gsm8k_test(path: str | Path | None = None) -> list[Problem]:
     the hub dataset `openai/gsm8k` (main, test)."""
     chosen = path or os.environ.get(GSM8K_ENV)
     if chosen:
-        source, rows = str(chosen), _rows(Path(chosen))
+        source, rows = str(chosen), _rows(_in_repo(Path(chosen)))
     else:
         try:
             from datasets import load_dataset

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from eval.generation.base import (
@@ -13,6 +14,7 @@ from eval.generation.base import (
     load_template_override,
     render_prompt,
 )
+from eval.generation.cpu import cpu_count, resolve_dtype
 
 # Ends of an assistant turn across the chat formats we meet (ChatML, Llama 3, DeepSeek, Gemma); only the ones
 # the tokenizer really has are used.
@@ -25,7 +27,7 @@ class HFOptions:
     """transformers settings: sequences per `generate` call, weights dtype, device."""
 
     batch_size: int = 16
-    dtype: str = "auto"  # auto | float32 | bfloat16 | float16
+    dtype: str = "auto"  # auto (GPU: bfloat16; CPU: bfloat16 only if native, else float32) | float32 | bfloat16 | float16
     device: str = "auto"  # auto | cpu | cuda
     attn_implementation: str = "sdpa"
 
@@ -41,9 +43,11 @@ class HFBackend(Backend):
 
         self.options, self.prompt = options, prompt
         self.device = options.device if options.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = options.dtype
-        if dtype == "auto":
-            dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
+        # auto: bf16 on a GPU; on a CPU bf16 only where it is native (AVX512_BF16 / AMX), else fp32 (eval.generation.cpu)
+        dtype = resolve_dtype(options.dtype, self.device)
+        self.dtype = dtype
+        if self.device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+            torch.set_num_threads(cpu_count())  # generation is the only work in this process: use every core
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         self.tokenizer.padding_side = "left"  # generation continues from the right end of every row
         load_template_override(self.tokenizer, prompt)

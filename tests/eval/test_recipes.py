@@ -52,4 +52,9 @@ def test_protocols_pin_the_published_settings(repo):
         ("math_maj50", "math", 50, 0.7)]
     assert om.strict_format  # OpenMath reads only the last \boxed{}
     demo = load_recipe(EvalRecipe, repo / "recipes" / "eval" / "demo.yaml", [])
-    assert [(s.name, s.limit, s.samples) for s in demo.benchmarks] == [("math500", 20, 2), ("aime24", 20, 2)]
+    assert [(s.name, s.limit, s.samples) for s in demo.benchmarks] == [("gsm8k", None, 1), ("math500", 16, 1),
+                                                                        ("aime24", 8, 1)]
+    from eval.benchmarks.loaders import load_gsm8k_test
+
+    gsm8k = load_gsm8k_test(demo.benchmarks[0].path)  # the shipped slice, found from any working directory
+    assert len(gsm8k) == 128 and gsm8k[0].gold == "3"
