@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from data_prep.clean import clean
 from data_prep.difficulty import annotate, difficulty_filter
-from data_prep.index_adapters import Decontaminator, Deduplicator
+from data_prep.index_adapters import Decontaminator, Deduplicator, restore
 from data_prep.progress import console
 from data_prep.quality import quality_filter
 from data_prep.reject import Reject
@@ -72,7 +72,7 @@ def pass_ingest(recipe: BuildRecipe, b: BuildDir, engine: Any, dedup: Deduplicat
     if b.ingest_done.exists():
         done = json.loads(b.ingest_done.read_text())
         if dedup is not None:
-            dedup.load(b.dedup_index)
+            restore(dedup, b.dedup_index)
         console.print(f"[dim]ingest: done earlier ({done['shards']} shards), skipped[/dim]")
         return done
     statuses = [SourceStatus(source_name(s), label(s)) for s in recipe.sources]
@@ -152,7 +152,14 @@ def pass_rows(recipe: BuildRecipe, b: BuildDir, engine: Any, dedup: Deduplicator
     todo = [i for i in range(shards) if finished(b.parts_marks, i) is None]
     if len(todo) < shards:
         console.print(f"[dim]rows: {shards - len(todo)} of {shards} shards done earlier, skipped[/dim]")
+    offsets, total = [], 0  # each item shard's first row in pass 1's order: the dedup index's position
+    for i in range(shards):
+        offsets.append(total)
+        with part(b.items, i).open("rb") as fh:
+            total += sum(1 for line in fh if line.strip())
     for index in todo:
+        if dedup is not None:
+            dedup.seek(offsets[index])
         counts = StageCounts()
         items = list(read_rows(part(b.items, index)))
         all_rejects: list[Reject] = []

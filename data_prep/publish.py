@@ -102,7 +102,7 @@ def publish(b: BuildDir, recipe: BuildRecipe, ingest: dict[str, Any]) -> dict[st
         "by_category": dict(by_category),
     }
     if recipe.decontaminate is not None:
-        write_contamination_report(b.out, contamination)
+        write_contamination_report(b.out, contamination, recipe.decontaminate)
     write_card(b.out, recipe, stats)
     return stats
 

@@ -184,6 +184,12 @@ class Deduplicator:
                 **{name: int(((how == code) & removed).sum()) for name, code in METHOD_CODES.items()}}
 
     # ---- pass 2 ----
+    def seek(self, position: int) -> None:
+        """Continue pass 2 at row `position` of pass 1's order (a resumed build skips finished shards)."""
+        if not 0 <= position <= self.n:
+            raise ValueError(f"dedup: seek to row {position} outside pass 1's {self.n} rows")
+        self._cursor = position
+
     def filter(self, rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Reject]]:
         """Kept rows and rejects for a batch of pass 2 (rows in the order `add` saw them)."""
         if self.decision is None:

@@ -43,8 +43,8 @@ def test_build_writes_shards_rejects_stats_and_card(tmp_path, shared):
     ingest_rej = [json.loads(x) for x in (out / "rejects" / "ingest.jsonl").read_text().splitlines()]
     assert [(r["line"], r.get("field")) for r in ingest_rej] == [(6, None), (11, "question")]
     dedup_rej = [json.loads(x) for x in (out / "rejects" / "dedup.jsonl").read_text().splitlines()]
-    assert len(dedup_rej) == 1 and dedup_rej[0]["line"] == 33 and "(" + str(tmp_path / "gsm8k.jsonl") + ":1)" in \
-        dedup_rej[0]["reason"]
+    assert len(dedup_rej) == 1 and dedup_rej[0]["line"] == 33 and "duplicate of" in dedup_rej[0]["reason"]
+    assert dedup_rej[0]["detail"]["method"] == "exact" and dedup_rej[0]["detail"]["duplicate_of"]
     assert stats["rejects"] == {"dedup": 1, "ingest": 2}
     assert "**30 rows**" in (out / "README.md").read_text()
     assert stats["stages"]["ingest"]["by_source"] == {"gsm8k": {"in": 33, "out": 31, "rejected": 2}}

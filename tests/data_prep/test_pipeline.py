@@ -138,7 +138,7 @@ def test_resume_after_sigkill_neither_redoes_nor_duplicates(tmp_path, shared):
     assert f"{len(done_before)} of 61 shards done earlier, skipped" in " ".join(resumed.stderr.split())
     assert {p: (marks / p).stat().st_mtime_ns for p in done_before} == done_before  # not redone
     rows, want = _rows(out), _rows(ref)
-    assert len(rows) == len({r["id"] for r in rows}) == 6000
+    assert len(rows) == len({r["id"] for r in rows}) == len(want) >= 5990  # MinHash drops a few real near-copies
     assert rows == want
     assert _lines(out / "rejects" / "dedup.jsonl") == _lines(ref / "rejects" / "dedup.jsonl")
 
