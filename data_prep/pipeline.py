@@ -23,7 +23,7 @@ from data_prep.index_adapters import Decontaminator, Deduplicator, restore
 from data_prep.progress import console
 from data_prep.quality import quality_filter
 from data_prep.reject import Reject
-from data_prep.respond import run_respond
+from data_prep.respond import RespondContext, respond
 from data_prep.shards import finished, part, read_rows, write_atomic, write_json_atomic
 from data_prep.sources import SourceStatus, label, mixed, source_name
 from data_prep.stats import StageCounts, share_counts
@@ -134,10 +134,11 @@ def verify_stage(rows: list[dict[str, Any]], cfg: VerifyConfig) -> tuple[list[di
     return kept, rejects
 
 
-def respond_stage(items: list[dict[str, Any]], recipe: BuildRecipe, b: BuildDir
+def respond_stage(items: list[dict[str, Any]], recipe: BuildRecipe, ctx: RespondContext
                   ) -> tuple[list[dict[str, Any]], list[Reject]]:
-    """The call site of the respond stage (teacher, reference or own responses) for one shard."""
-    rows, rejects = run_respond(items, recipe, b)
+    """The call site of the respond stage (teacher, reference or own responses) for one shard; `ctx` (journal,
+    teacher server started on the first request) lives for the whole of pass 2."""
+    rows, rejects = respond(items, recipe.teacher, ctx)
     where = {(it["origin"]["file"], it["origin"]["line"]): it for it in items}
     for r in rejects:  # today's respond rejects carry file and line; add source and id for the counts
         it = where.get((r.file, r.line))
@@ -157,34 +158,36 @@ def pass_rows(recipe: BuildRecipe, b: BuildDir, engine: Any, dedup: Deduplicator
         offsets.append(total)
         with part(b.items, i).open("rb") as fh:
             total += sum(1 for line in fh if line.strip())
-    for index in todo:
-        if dedup is not None:
-            dedup.seek(offsets[index])
-        counts = StageCounts()
-        items = list(read_rows(part(b.items, index)))
-        all_rejects: list[Reject] = []
+    with RespondContext(recipe.teacher, b.work) as ctx:
+        for index in todo:
+            if dedup is not None:
+                dedup.seek(offsets[index])
+            counts = StageCounts()
+            items = list(read_rows(part(b.items, index)))
+            all_rejects: list[Reject] = []
 
-        def run(stage: str, fn, rows: list[dict], *args, counts=counts, all_rejects=all_rejects) -> list[dict]:
-            t0 = time.monotonic()
-            kept, rejects = fn(rows, *args)
-            counts.add(stage, rows, kept, rejects, time.monotonic() - t0)
-            all_rejects.extend(rejects)
-            return kept
+            def run(stage: str, fn, rows: list[dict], *args, counts=counts, all_rejects=all_rejects) -> list[dict]:
+                t0 = time.monotonic()
+                kept, rejects = fn(rows, *args)
+                counts.add(stage, rows, kept, rejects, time.monotonic() - t0)
+                all_rejects.extend(rejects)
+                return kept
 
-        if dedup is not None:
-            items = run("dedup", dedup.filter, items)
-        if decon is not None:
-            items = run("decontaminate", decon.filter, items)
-        rows = run("respond", respond_stage, items, recipe, b)
-        rows = run("verify", lambda rs: engine.map(verify_stage, rs, recipe.verify), rows)
-        rows = run("quality", quality_filter, rows, recipe.quality)
-        rows = run("difficulty", difficulty_filter, rows, recipe.difficulty)
-        dropped = [r.record for r in all_rejects if r.stage == "verify"]
-        write_atomic(part(b.parts, index), rows)
-        write_atomic(part(b.reject_parts, index, ".rows.jsonl"), (r.to_json() for r in all_rejects))
-        mark = counts.to_json()
-        mark["verification"] = share_counts(rows, dropped)
-        mark["rows"] = len(rows)
-        mark["by_category"] = dict(Counter(r["category"] for r in rows))
-        write_json_atomic(part(b.parts_marks, index, ".json"), mark)
-        console.print(f"rows shard {index + 1}/{shards}: {len(rows)} rows kept, {len(all_rejects)} rejected")
+            if dedup is not None:
+                items = run("dedup", dedup.filter, items)
+            if decon is not None:
+                items = run("decontaminate", decon.filter, items)
+            rows = run("respond", respond_stage, items, recipe, ctx)
+            rows = run("verify", lambda rs: engine.map(verify_stage, rs, recipe.verify), rows)
+            rows = run("quality", quality_filter, rows, recipe.quality)
+            rows = run("difficulty", difficulty_filter, rows, recipe.difficulty)
+            dropped = [r.record for r in all_rejects if r.stage == "verify"]
+            write_atomic(part(b.parts, index), rows)
+            write_atomic(part(b.reject_parts, index, ".rows.jsonl"), (r.to_json() for r in all_rejects))
+            mark = counts.to_json()
+            mark["verification"] = share_counts(rows, dropped)
+            mark["rows"] = len(rows)
+            mark["by_category"] = dict(Counter(r["category"] for r in rows))
+            write_json_atomic(part(b.parts_marks, index, ".json"), mark)
+            console.print(f"rows shard {index + 1}/{shards}: {len(rows)} rows kept, {len(all_rejects)} rejected")
+

@@ -18,7 +18,7 @@ from data_prep.index_adapters import DecontaminateConfig, DedupConfig
 from data_prep.quality import QualityConfig
 from data_prep.sources.adapters import CANONICAL, FORMATS
 from data_prep.sources.readers import HUB_PREFIX, SUFFIXES, expand, parse_hub
-from data_prep.teacher import TeacherConfig
+from data_prep.teacher import TeacherConfig, check_teacher
 from data_prep.verify import VerifyConfig
 from eval.recipe import RecipeError, load_recipe
 
@@ -116,10 +116,10 @@ def check_recipe(recipe: BuildRecipe, where: str) -> None:
             i = next(i for i, s in enumerate(recipe.sources) if s.response == "teacher")
             fail(f"sources[{i}].response", "is 'teacher' but the recipe has no 'teacher' section")
         t = recipe.teacher
-        if not t.base_url and not t.serve_model:
-            fail("teacher", "needs base_url (an OpenAI-compatible endpoint) or serve_model (a local model folder)")
-        if t.serve_model and not t.base_url and not Path(t.serve_model).exists():
-            fail("teacher.serve_model", f"{t.serve_model!r}: folder not found")
+        try:  # the teacher's own check: base_url or serve_model, ${DISTILLERY_CACHE} in paths, modes, prompts
+            check_teacher(t, [s.response for s in recipe.sources], where)
+        except ValueError as exc:
+            raise RecipeError(str(exc)) from None
         if t.samples < 1:
             fail("teacher.samples", f"must be >= 1, got {t.samples}")
     if recipe.clean is not None:
