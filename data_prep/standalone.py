@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from data_prep.dedup.rows import Reject
 
@@ -97,6 +97,25 @@ def side_files(out: Path) -> tuple[Path, Path]:
     return out.with_name(stem + ".removed.jsonl"), out.with_name(stem + ".rejects.jsonl")
 
 
+def _split(batch_iter: Iterable[list[Any]], keep: Callable[[list[dict]], tuple[list, list[Reject]]],
+           kept_fh: BinaryIO, removed: Callable[[Any, Reject], None]) -> tuple[int, int]:
+    """Stream batches through a filter: kept input lines are copied byte for byte, each removed one goes to
+    `removed(line, reject)`. Returns (kept, seen)."""
+    kept_n = seen = 0
+    for batch in batch_iter:
+        _, rejects = keep([b.row for b in batch])
+        seen += len(batch)
+        why = {id(r.record): r for r in rejects}
+        for b in batch:
+            rej = why.get(id(b.row))
+            if rej is None:
+                kept_fh.write(b.raw)
+                kept_n += 1
+            else:
+                removed(b, rej)
+    return kept_n, seen
+
+
 def _write_rejects(path: Path, rejects: list[Reject]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for r in rejects:
@@ -137,20 +156,13 @@ def run_dedup(src: Path, out: Path, method: str = "minhash", threshold: float | 
     counts = dd.finalize()
     removed_path, rejects_path = side_files(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    kept_n = removed_n = 0
     with out.open("wb") as kept_fh, removed_path.open("w", encoding="utf-8") as rem_fh:
-        for batch in batches(src, field, id_field, "dedup", None, batch_size):
-            kept, rejects = dd.filter([b.row for b in batch])
-            why = {id(r.record): r for r in rejects}
-            for b in batch:
-                rej = why.get(id(b.row))
-                if rej is None:
-                    kept_fh.write(b.raw)
-                    kept_n += 1
-                else:
-                    rec = {"id": b.row[id_field], "line": b.line, **rej.detail, "row": b.row}
-                    rem_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                    removed_n += 1
+        def removed(b: Any, rej: Reject) -> None:
+            rec = {"id": b.row[id_field], "line": b.line, **rej.detail, "row": b.row}
+            rem_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+        kept_n, seen = _split(batches(src, field, id_field, "dedup", None, batch_size), dd.filter, kept_fh, removed)
+    removed_n = seen - kept_n
     _write_rejects(rejects_path, bad)
     secs = time.monotonic() - t0
     print(f"{out}: {kept_n} kept; {removed_n} duplicates in {removed_path}; {len(bad)} unreadable lines in "
@@ -223,24 +235,16 @@ def run_decontaminate(src: Path, out: Path, benchmarks: list[str], benchmark_dir
     out.parent.mkdir(parents=True, exist_ok=True)
     bad: list[Reject] = []
     records = []
-    kept_n = checked = 0
     t0 = time.monotonic()
     with out.open("wb") as kept_fh, removed_path.open("w", encoding="utf-8") as rem_fh:
-        for batch in batches(src, field, id_field, "decontaminate", bad, batch_size):
-            kept, rejects = dc.filter([b.row for b in batch])
-            checked += len(batch)
-            why = {id(r.record): r for r in rejects}
-            for b in batch:
-                rej = why.get(id(b.row))
-                if rej is None:
-                    kept_fh.write(b.raw)
-                    kept_n += 1
-                    continue
-                c = rej.detail["contamination"]
-                records.append({"id": b.row[id_field], **{k: c[k] for k in ("benchmark", "item_id", "method",
-                                                                              "score")}})
-                rem_fh.write(json.dumps({"id": b.row[id_field], "line": b.line, **c, "row": b.row},
-                                        ensure_ascii=False) + "\n")
+        def removed(b: Any, rej: Reject) -> None:
+            c = rej.detail["contamination"]
+            records.append({"id": b.row[id_field], **{k: c[k] for k in ("benchmark", "item_id", "method", "score")}})
+            rem_fh.write(json.dumps({"id": b.row[id_field], "line": b.line, **c, "row": b.row},
+                                    ensure_ascii=False) + "\n")
+
+        kept_n, checked = _split(batches(src, field, id_field, "decontaminate", bad, batch_size), dc.filter,
+                                 kept_fh, removed)
     _write_rejects(rejects_path, bad)
     stem = out.name[:-len(".jsonl")] if out.name.endswith(".jsonl") else out.name
     write_contamination_report(out.parent / f"{stem}.contamination", records, benchmarks, checked, cfg.methods)

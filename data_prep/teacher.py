@@ -31,7 +31,7 @@ from typing import Any, Literal
 import httpx
 
 from eval.generation.cpu import resolve_dtype, thread_env
-from eval.grading.extract import last_boxed
+from eval.grading.extract import extract_answer
 from eval.jsonl import BadLine, iter_jsonl
 
 R1_MATH_SUFFIX = "\n\nPlease reason step by step, and put your final answer within \\boxed{}."
@@ -300,9 +300,13 @@ def as_trace(text: str, reasoning: str | None, mode: str) -> str:
         return text if text.lstrip().startswith("<think>") else "<think>\n" + text
     if mode == "native":
         return text
-    boxed, _ = last_boxed(text)
+    # wrap: a non-reasoning model's text becomes the reasoning, and the answer line states, boxed, the answer the
+    # eval's extraction chain reads from that text (its last \boxed{}, else a stated "the answer is …", else the
+    # closing sentence's last number), so every training row ends the way R1 rows do and strict verification
+    # grades what the model said. No answer found: the text's last line, which strict verification rejects.
+    answer = extract_answer(text).answer
     lines = text.strip().splitlines()
-    final = f"The final answer is $\\boxed{{{boxed}}}$." if boxed is not None else (lines[-1] if lines else "")
+    final = f"The final answer is $\\boxed{{{answer}}}$." if answer else (lines[-1] if lines else "")
     return f"<think>\n{text.strip()}\n</think>\n\n{final}"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.report import plots
+from eval.report.render import num, table
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -24,25 +25,9 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
 
 
-def _num(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    def cell(x: Any) -> str:
-        return _num(x).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in rows]
-    return lines
+    """A Markdown table of raw values: numbers formatted, text escaped (render.num)."""
+    return table(header, [[num(x) for x in row] for row in rows])
 
 
 # --- stages ------------------------------------------------------------------------------------------------
@@ -65,10 +50,10 @@ def corpus_section(parts: list[tuple[str, Path]]) -> tuple[str, list[str]]:
         passed = sum(v.get("passed", 0) for v in verification.values())
         failed = sum(v.get("failed", 0) for v in verification.values())
         share = f"{100 * passed / (passed + failed):.1f}%" if passed + failed else "—"
-        statuses.append(f"{label}: {_num(stats.get('rows'))} rows kept, verified share {share}, "
-                        f"{_num(sum(rejects.values()))} rejects")
-        lines.append(f"- rows kept: **{_num(stats.get('rows'))}** in {_num(stats.get('shards'))} shard(s); "
-                     f"build time {_num(stats.get('seconds'))} s")
+        statuses.append(f"{label}: {num(stats.get('rows'))} rows kept, verified share {share}, "
+                        f"{num(sum(rejects.values()))} rejects")
+        lines.append(f"- rows kept: **{num(stats.get('rows'))}** in {num(stats.get('shards'))} shard(s); "
+                     f"build time {num(stats.get('seconds'))} s")
         stages = stats.get("stages") or {}
         if stages:
             lines += ["", "Stages:", ""]
@@ -129,21 +114,21 @@ def sft_section(parts: list[tuple[str, Path]], figs: Any = None) -> tuple[str, l
         steps = ours.get("global_step", (state or {}).get("global_step"))
         train_loss = ours.get("train_loss", results.get("train_loss", final.get("train_loss")))
         first, last = (losses[0], losses[-1]) if losses else ((None, None), (None, None))
-        statuses.append(f"{label}: {_num(steps)} steps, loss {_num(first[1], 3)} → {_num(last[1], 3)}"
-                        + (f", {_num(runtime)} s" if runtime is not None else ""))
+        statuses.append(f"{label}: {num(steps)} steps, loss {num(first[1], 3)} → {num(last[1], 3)}"
+                        + (f", {num(runtime)} s" if runtime is not None else ""))
         throughput = (ours.get("throughput") or {}).get("tokens_per_second_per_device")
         lines += _table(["steps", f"loss first ({loss_unit})", f"loss last ({loss_unit})", "train loss (mean)",
                          "runtime s", "tokens/s/device"],
-                        [[steps, f"{_num(first[1], 4)} ({_num(first[0])})", f"{_num(last[1], 4)} ({_num(last[0])})",
-                          _num(train_loss, 4), runtime, throughput]])
+                        [[steps, f"{num(first[1], 4)} ({num(first[0])})", f"{num(last[1], 4)} ({num(last[0])})",
+                          num(train_loss, 4), runtime, throughput]])
         data = ours.get("data") or {}
         if ours:
             lines += ["", f"- base model `{ours.get('model')}`, corpus `{ours.get('dataset')}`, loss on "
-                      f"{ours.get('loss_on')}, LoRA/PEFT {_num(ours.get('peft'))}"]
+                      f"{ours.get('loss_on')}, LoRA/PEFT {num(ours.get('peft'))}"]
         if data:
-            lines.append(f"- {_num(data.get('examples'))} examples, {_num(data.get('tokens'))} tokens "
-                         f"({_num(data.get('trained_tokens'))} trained), max length {_num(data.get('max_length'))}, "
-                         f"{_num(data.get('dropped_overlong'))} dropped as too long")
+            lines.append(f"- {num(data.get('examples'))} examples, {num(data.get('tokens'))} tokens "
+                         f"({num(data.get('trained_tokens'))} trained), max length {num(data.get('max_length'))}, "
+                         f"{num(data.get('dropped_overlong'))} dropped as too long")
         if figs is not None and len(losses) > 1:
             lines += ["", *figs.add(f"loss_{_safe(label)}", plots.losses(losses, label), f"training loss of {label}")]
         if len(losses) > 2:

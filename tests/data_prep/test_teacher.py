@@ -16,7 +16,15 @@ import pytest
 import yaml
 
 from data_prep.respond import JOURNAL, RespondContext, respond
-from data_prep.teacher import TeacherConfig, TeacherServer, check_teacher, job_seed, kill_stale_server, run_bounded
+from data_prep.teacher import (
+    TeacherConfig,
+    TeacherServer,
+    as_trace,
+    check_teacher,
+    job_seed,
+    kill_stale_server,
+    run_bounded,
+)
 from eval.recipe import RecipeError, load_recipe
 
 
@@ -252,6 +260,21 @@ def test_identical_samples_are_one_row_and_a_duplicate_reject(tmp_path, doubles)
     assert len(rows) == 2 and len({r["id"] for r in rows}) == 2
     assert [r.reason for r in rejects] == ["duplicate response (identical to sample 0)"] * 4
     assert len(ep.requests) == 6
+
+
+def test_wrap_puts_the_text_in_think_and_boxes_the_answer_the_grader_reads():
+    # SmolLM2-135M's real style: a stated answer, no \boxed{}.
+    text = "1. 48 + 32 = 80 tiles.\n2. 100 - 80 = 20.\n\nThe final answer is 20."
+    assert as_trace(text, None, "wrap") == f"<think>\n{text}\n</think>\n\nThe final answer is $\\boxed{{20}}$."
+    closing = "Profit = $8 - $4 = $4 per bag, so John gets a profit of $120."  # closing sentence's last number
+    assert as_trace(closing, None, "wrap").endswith("$\\boxed{120}$.")
+    boxed = "So $x = \\boxed{\\frac{1}{2}}$ and we are done"
+    assert as_trace(boxed, None, "wrap").endswith("The final answer is $\\boxed{\\frac{1}{2}}$.")
+    # no answer at all: the last line, which strict verification rejects ("no answer")
+    assert as_trace("I am not sure.\nLet me think", None, "wrap").endswith("</think>\n\nLet me think")
+    # reasoning returned apart (DeepSeek API, vLLM reasoning parser) and native mode are left as they are
+    assert as_trace("It is 4.", "2+2", "wrap") == "<think>\n2+2\n</think>\n\nIt is 4."
+    assert as_trace("It is 4.", None, "native") == "It is 4."
 
 
 def test_journal_drops_a_line_cut_short_by_a_kill(tmp_path):

@@ -1,0 +1,80 @@
+"""Choose the demo teacher's problems: GSM8K train problems SmolLM2-135M-Instruct can solve.
+
+    python -m data_prep.data.select_teacher_problems GSM8K_TRAIN_JSONL [--work DIR] [--out FILE] [--limit N]
+
+A 135M model is right on about 2 % of GSM8K problems, so a demo that asked it random problems would distil
+nothing. This script asks it (through the real build, with the demo recipe's own teacher, prompt, sampling,
+token budget, verification and quality filters: `recipes/demo.yaml` with its sources swapped) every candidate
+problem once, and keeps the ones whose answer the build verified. Candidates follow the rule in SOURCES.md:
+GSM8K train lines after line 400 (the demo's reference rows are lines 1–400) whose reference solution has
+exactly two lines before `#### N`. The output lines are byte copies of GSM8K's, in file order, so the
+selection can be checked against the upstream file; the 1-based line numbers are printed for SOURCES.md.
+
+The demo samples again (other seeds, maybe another dtype on another CPU), so only some of these verify there:
+the selection makes "sometimes right" likely, not certain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRST_LINE = 401  # lines 1-400 are the demo's reference rows (gsm8k_train_400.jsonl)
+
+
+def candidates(train: Path) -> list[tuple[int, bytes]]:
+    """(1-based line number, raw line) of every candidate problem, in file order."""
+    out = []
+    with train.open("rb") as f:
+        for n, raw in enumerate(f, 1):
+            if n < FIRST_LINE or not raw.strip():
+                continue
+            steps = json.loads(raw)["answer"].split("####")[0].strip().splitlines()
+            if len(steps) == 2:
+                out.append((n, raw if raw.endswith(b"\n") else raw + b"\n"))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("train", type=Path, help="GSM8K train.jsonl (openai/grade-school-math)")
+    ap.add_argument("--work", type=Path, default=Path("runs/select_teacher_problems"))
+    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("gsm8k_train_teacher.jsonl"))
+    ap.add_argument("--limit", type=int, default=None, help="ask only the first N candidates")
+    ap.add_argument("--samples", type=int, default=1, help="teacher samples per candidate")
+    args = ap.parse_args()
+
+    cands = candidates(args.train)[: args.limit]
+    args.work.mkdir(parents=True, exist_ok=True)
+    pool = args.work / "candidates.jsonl"
+    pool.write_bytes(b"".join(raw for _, raw in cands))
+    recipe = yaml.safe_load((ROOT / "recipes" / "demo.yaml").read_text())
+    recipe.update(name="select_teacher_problems", out=str(args.work / "corpus"), shard_size=1000,
+                  sources=[{"path": str(pool.resolve()), "format": "gsm8k", "name": "gsm8k", "response": "teacher"}])
+    recipe["teacher"]["samples"] = args.samples
+    recipe.pop("description", None)
+    (args.work / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
+    print(f"asking the demo teacher {len(cands)} candidates × {args.samples} (resumable: run again to go on)")
+    subprocess.run([sys.executable, "-m", "data_prep", "build", str(args.work / "recipe.yaml"), "--resume"],
+                   check=True, cwd=ROOT)
+
+    solved: set[int] = set()  # lines of candidates.jsonl whose teacher answer verified
+    for part in sorted((args.work / "corpus" / "data").glob("*.jsonl")):
+        for line in part.open():
+            row = json.loads(line)
+            if row.get("teacher") not in (None, "reference") and row["verification"]["passed"]:
+                solved.add(int(row["extra"]["origin"]["line"]))
+    chosen = [(n, raw) for k, (n, raw) in enumerate(cands, 1) if k in solved]
+    args.out.write_bytes(b"".join(raw for _, raw in chosen))
+    print(f"{len(chosen)} of {len(cands)} candidates solved → {args.out}")
+    print("GSM8K train lines (1-based):", " ".join(str(n) for n, _ in chosen))
+
+
+if __name__ == "__main__":
+    main()
