@@ -7,7 +7,7 @@ nothing. This script asks it (through the real build, with the demo recipe's own
 token budget, verification and quality filters: `recipes/demo.yaml` with its sources swapped) every candidate
 problem once, and keeps the ones whose answer the build verified. Candidates follow the rule in SOURCES.md:
 GSM8K train lines after line 400 (the demo's reference rows are lines 1–400) whose reference solution has
-exactly two lines before `#### N`. The output lines are byte copies of GSM8K's, in file order, so the
+exactly two non-empty lines before `#### N`. The output lines are byte copies of GSM8K's, in file order, so the
 selection can be checked against the upstream file; the 1-based line numbers are printed for SOURCES.md.
 
 The demo samples again (other seeds, maybe another dtype on another CPU), so only some of these verify there:
@@ -35,8 +35,8 @@ def candidates(train: Path) -> list[tuple[int, bytes]]:
         for n, raw in enumerate(f, 1):
             if n < FIRST_LINE or not raw.strip():
                 continue
-            steps = json.loads(raw)["answer"].split("####")[0].strip().splitlines()
-            if len(steps) == 2:
+            steps = [s for s in json.loads(raw)["answer"].split("####")[0].splitlines() if s.strip()]
+            if len(steps) == 2:  # two non-empty lines (line 2816 has a blank line between them)
                 out.append((n, raw if raw.endswith(b"\n") else raw + b"\n"))
     return out
 
