@@ -98,7 +98,8 @@ class RespondContext:
         else:
             server = self._stack.enter_context(TeacherServer(
                 cfg.serve_model or "", self.work / "teacher_server.log", cfg.server_start_timeout_s,
-                dtype=cfg.serve_dtype, extra_args=tuple(cfg.serve_args)))
+                dtype=cfg.serve_dtype, extra_args=tuple(cfg.serve_args),
+                sampling={"temperature": cfg.temperature, "top_p": cfg.top_p} if cfg.temperature > 0 else None))
             self.base_url, model = server.base_url, server.model_dir if cfg.model == "teacher" else cfg.model
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="teacher-loop", daemon=True)

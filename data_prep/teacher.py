@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -220,8 +221,9 @@ class TeacherServer:
     """
 
     def __init__(self, model_dir: str, log_path: Path, timeout_s: float = 300.0, port: int | None = None,
-                 dtype: str = "auto", extra_args: tuple[str, ...] = ()):
+                 dtype: str = "auto", extra_args: tuple[str, ...] = (), sampling: dict[str, float] | None = None):
         self.model_dir = expand_path(model_dir)
+        self.sampling = sampling  # {"temperature", "top_p"} the requests use; None: greedy requests only
         self.extra_args = tuple(extra_args)  # more `transformers serve` flags, e.g. ("--continuous-batching",)
         self.dtype = resolve_dtype(dtype, "cpu")  # auto: bf16 only where the CPU has it natively, else fp32
         self.log_path = log_path
@@ -243,8 +245,34 @@ class TeacherServer:
         return RuntimeError(f"teacher server `transformers serve {self.model_dir}` {what}: {cause} "
                             f"(log: {self.log_path})")
 
+    def _sampling_view(self) -> str:
+        """The model folder as the server must see it for requests to be sampled.
+
+        `transformers serve` fixes sampling when it loads the model: do_sample comes from the folder's
+        generation_config (absent = greedy; a request's temperature does not switch it on), and continuous batching
+        builds its temperature/top-p processors only for values set there (per-request values then override them).
+        A folder without them answers every sample with the greedy text. So the server gets a view of the folder:
+        links to every file, and a generation_config.json with do_sample and the recipe's temperature and top_p.
+        """
+        src = Path(self.model_dir)
+        gen_file = src / "generation_config.json"
+        gen = json.loads(gen_file.read_text()) if gen_file.exists() else {}
+        want = {"do_sample": True, **(self.sampling or {})}
+        if all(gen.get(k) == v for k, v in want.items()):
+            return self.model_dir
+        view = self.log_path.parent / "served_model"
+        shutil.rmtree(view, ignore_errors=True)
+        view.mkdir(parents=True)
+        for entry in src.iterdir():
+            if entry.name != "generation_config.json":
+                (view / entry.name).symlink_to(entry.resolve())
+        (view / "generation_config.json").write_text(json.dumps({**gen, **want}, indent=2))
+        return str(view)
+
     def __enter__(self) -> TeacherServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.sampling is not None:
+            self.model_dir = self._sampling_view()
         stale = kill_stale_server(self.pid_file)
         if stale:
             print(f"teacher: killed a stale server (pid {stale}) left by an earlier build", file=sys.stderr)

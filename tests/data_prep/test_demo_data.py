@@ -21,7 +21,7 @@ def test_teacher_problems_are_listed_candidate_lines_byte_for_byte(repo, shared)
     cands = dict(candidates(train))
     assert len(cands) == 1861 and min(cands) > 400  # the rule in SOURCES.md; lines 1-400 are the reference rows
     sources = (data / "SOURCES.md").read_text()
-    for name in ("gsm8k_train_teacher17.jsonl", "gsm8k_train_easy256.jsonl"):
+    for name in ("gsm8k_train_teacher17.jsonl",):
         lines = _listed_lines(sources, name)
         shipped = (data / name).read_bytes().splitlines(keepends=True)
         assert lines == sorted(lines) and len(lines) == len(shipped)

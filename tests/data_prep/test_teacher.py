@@ -61,6 +61,26 @@ def test_fault_injecting_proxy_ends_in_retries_and_complete_output(tmp_path, ser
     assert stats["cost_usd"] == pytest.approx(tokens_in * 0.5e-6 + tokens_out * 2e-6)
 
 
+def test_a_served_teacher_samples_at_temperature_and_decodes_greedily_at_zero(tmp_path, tiny_model):
+    # `transformers serve` takes do_sample from the model folder's generation_config (absent here: greedy) and,
+    # with continuous batching, builds temperature/top-p processors only for values set there; the build serves a
+    # view of the folder with them set, or every sample would be the greedy answer.
+    def texts(temperature: float, work: Path, serve_args: list[str]) -> list[str]:
+        cfg = TeacherConfig(serve_model=str(tiny_model), max_tokens=12, samples=4, concurrency=4,
+                            temperature=temperature, top_p=0.95, retries=0, serve_args=serve_args)
+        with RespondContext(cfg, work) as ctx:
+            ctx.ask(_items(1))
+        return [r["raw"] for r in _journal(work / JOURNAL)]
+
+    for args in ([], ["--continuous-batching"]):
+        sampled = texts(1.5, tmp_path / f"t1{len(args)}", args)
+        assert len(sampled) == 4 and len(set(sampled)) > 1, (args, sampled)
+    greedy = texts(0.0, tmp_path / "t0", ["--continuous-batching"])
+    assert len(greedy) == 4 and len(set(greedy)) == 1, greedy
+    assert not (Path(tiny_model) / "generation_config.json").exists() or "do_sample" not in (
+        Path(tiny_model) / "generation_config.json").read_text()  # the model folder itself is left as it was
+
+
 def _build_recipe(tmp_path: Path, shared: Path, n: int, teacher: dict) -> Path:
     src = tmp_path / "gsm8k.jsonl"
     src.write_text("\n".join((shared / "samples" / "gsm8k_train.jsonl").read_text().splitlines()[:n]) + "\n")
