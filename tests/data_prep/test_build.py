@@ -96,8 +96,9 @@ def test_teacher_through_transformers_serve_and_resume(tmp_path, shared, tiny_mo
     assert stats["rows"] == 0
     reasons = stats["reject_reasons"]
     assert sum(stats["rejects"].get(s, 0) for s in ("respond", "verify")) == 4, reasons
-    # transformers serve parses a Qwen3 model's output with its response template; random tokens leave no content
-    assert reasons["respond"] == {"teacher returned no text (content and reasoning empty)": 4}, reasons
+    # sampled random tokens run to max_tokens, or (parsed with Qwen3's response template) leave no content
+    junk = {"teacher hit max_tokens=24 (truncated response)", "teacher returned no text (content and reasoning empty)"}
+    assert sum(reasons["respond"].values()) == 4 and set(reasons["respond"]) <= junk, reasons
 
     # Simulate a crash inside the teacher stage: one answer lost, stage markers gone. Resume asks only for it.
     results.write_text("\n".join(json.dumps(r) for r in first[:3]) + "\n")
