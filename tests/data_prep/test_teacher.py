@@ -159,7 +159,8 @@ def _gone(pid: int, timeout: float = 10) -> bool:
 def test_sigterm_stops_promptly_keeps_answers_and_sigkill_leaves_no_server(tmp_path, shared, tiny_model):
     teacher = {"serve_model": str(tiny_model), "max_tokens": 24, "samples": 1, "concurrency": 2, "retries": 0,
                "temperature": 1.0}
-    recipe = _build_recipe(tmp_path, shared, 12, teacher)
+    n = 40  # enough that each interrupted run still has work left when its signal arrives
+    recipe = _build_recipe(tmp_path, shared, n, teacher)
     out = tmp_path / "corpus"
     journal = out / "work" / JOURNAL
     proc = _build(recipe, out)
@@ -172,7 +173,7 @@ def test_sigterm_stops_promptly_keeps_answers_and_sigkill_leaves_no_server(tmp_p
     assert rc == 128 + signal.SIGTERM
     assert _gone(server), "the build's teacher server outlived a SIGTERM"
     kept = _journal(journal)
-    assert 2 <= len(kept) < 12 and all("error" not in r for r in kept)
+    assert 2 <= len(kept) < n and all("error" not in r for r in kept)
 
     # Ctrl-C (SIGINT): the same, with the usual exit status
     proc = _build(recipe, out, "--resume")
@@ -182,7 +183,7 @@ def test_sigterm_stops_promptly_keeps_answers_and_sigkill_leaves_no_server(tmp_p
     assert proc.wait(timeout=60) == 130 and "continue with --resume" in proc.stderr.read()
     assert _gone(server), "the build's teacher server outlived a Ctrl-C"
     kept = _journal(journal)
-    assert len(kept) < 12 and all("error" not in r for r in kept)
+    assert len(kept) < n and all("error" not in r for r in kept)
 
     # SIGKILL: the server dies with the build (PR_SET_PDEATHSIG); --resume then finishes the rest
     proc = _build(recipe, out, "--resume")
@@ -194,7 +195,7 @@ def test_sigterm_stops_promptly_keeps_answers_and_sigkill_leaves_no_server(tmp_p
     proc = _build(recipe, out, "--resume")
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
     final = [(r["item_id"], r["sample"]) for r in _journal(journal) if "error" not in r]
-    assert len(final) == 12 == len(set(final))
+    assert len(final) == n == len(set(final))
 
 
 def test_stale_server_from_a_vanished_build_is_killed(tmp_path):
