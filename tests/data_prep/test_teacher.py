@@ -101,9 +101,16 @@ def _wait_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 300
     raise AssertionError(f"{path}: fewer than {n} answers after {timeout} s")
 
 
+def _interactive_signals() -> None:
+    # a shell starts background jobs (`make test &`, nohup) with SIGINT ignored and children inherit that; the
+    # build is meant to be run from a terminal, where Ctrl-C reaches it
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _build(recipe: Path, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "data_prep", "build", str(recipe), "--out", str(out), *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_interactive_signals)
 
 
 def test_kill9_half_way_then_resume_asks_only_for_what_is_missing(tmp_path, shared, served_tiny, tiny_model,
